@@ -1,0 +1,194 @@
+/**
+ * When a token is due for renewal.
+ *
+ * A token is due when its remaining life falls below `max(buffer, fraction × lifetime)`, moved earlier
+ * by a random amount of up to `jitter` (drawn through Effect's `Random`, once per token, so that a fleet
+ * does not renew in the same second and tests are reproducible). A token without `expires_in` is taken
+ * to live `assumedLifetime` (5 minutes by default), never forever.
+ *
+ * The vendors' advice, as presets:
+ *
+ * | vendor | advice | policy |
+ * | --- | --- | --- |
+ * | ICEYE | 5 minutes before expiry | `RefreshPolicy.fixed("5 minutes")` |
+ * | ThingPark | 10 seconds before expiry | `RefreshPolicy.fixed("10 seconds")` |
+ * | Disruptive Technologies | 1 minute before expiry | `RefreshPolicy.fixed("1 minute")` |
+ * | seed 004 | 10 % of the lifetime | `RefreshPolicy.fraction(0.1)` |
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Random from "effect/Random"
+import type * as Token from "./Token.js"
+
+/**
+ * The options of a refresh policy.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** Renew when less than this is left. Default: 0. */
+  readonly buffer?: Duration.DurationInput | undefined
+  /** Renew when less than this fraction of the lifetime is left (0 to 1). Default: 0. */
+  readonly fraction?: number | undefined
+  /** Renew up to this much earlier, at random. Default: 0. */
+  readonly jitter?: Duration.DurationInput | undefined
+  /** The lifetime of a token whose server sent no `expires_in`. Default: 5 minutes. */
+  readonly assumedLifetime?: Duration.DurationInput | undefined
+}
+
+/**
+ * When a token is due and when it expires, in epoch milliseconds.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Schedule {
+  readonly dueAt: number
+  readonly expiresAt: number
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Service {
+  readonly buffer: Duration.Duration
+  readonly fraction: number
+  readonly jitter: Duration.Duration
+  readonly assumedLifetime: Duration.Duration
+  /** When the token expires: its `expiresAt`, or `issuedAt + assumedLifetime`. */
+  readonly expiresAt: (token: Token.Token) => DateTime.Utc
+  /** When the token is due, without jitter. */
+  readonly dueAt: (token: Token.Token) => DateTime.Utc
+  /** When the token is due (jitter drawn now, through `Random`) and when it expires. */
+  readonly schedule: (token: Token.Token) => Effect.Effect<Schedule>
+}
+
+/**
+ * The refresh policy service.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class RefreshPolicy extends Context.Tag("tokenlayer/RefreshPolicy")<RefreshPolicy, Service>() {}
+
+/**
+ * Builds a refresh policy as a value.
+ *
+ * @example
+ * ```ts
+ * import { RefreshPolicy } from "tokenlayer"
+ *
+ * // the larger of 1 minute and 10 % of the lifetime, up to 30 s earlier at random
+ * const policy = RefreshPolicy.make({ buffer: "1 minute", fraction: 0.1, jitter: "30 seconds" })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: Options = {}): Service => {
+  const buffer = Duration.decode(options.buffer ?? 0)
+  const fraction = options.fraction ?? 0
+  const jitter = Duration.decode(options.jitter ?? 0)
+  const assumedLifetime = Duration.decode(options.assumedLifetime ?? "5 minutes")
+  if (!(fraction >= 0 && fraction <= 1)) {
+    throw new RangeError(`RefreshPolicy: fraction must be between 0 and 1, got ${fraction}`)
+  }
+  const bufferMillis = Duration.toMillis(buffer)
+  const jitterMillis = Duration.toMillis(jitter)
+  const assumedMillis = Duration.toMillis(assumedLifetime)
+
+  const expiresAtMillis = (token: Token.Token): number =>
+    token.expiresAt === undefined
+      ? token.issuedAt.epochMillis + assumedMillis
+      : token.expiresAt.epochMillis
+
+  const dueAtMillis = (token: Token.Token, expiresAt: number, jitterDrawn: number): number => {
+    const issuedAt = token.issuedAt.epochMillis
+    const lifetime = Math.max(0, expiresAt - issuedAt)
+    const margin = Math.max(bufferMillis, fraction * lifetime) + jitterDrawn
+    // never due before it was issued: a token that arrives already due is due at once
+    return Math.max(issuedAt, Math.floor(expiresAt - margin))
+  }
+
+  return {
+    buffer,
+    fraction,
+    jitter,
+    assumedLifetime,
+    expiresAt: (token) => DateTime.unsafeMake(expiresAtMillis(token)),
+    dueAt: (token) => DateTime.unsafeMake(dueAtMillis(token, expiresAtMillis(token), 0)),
+    schedule: (token) => {
+      const expiresAt = expiresAtMillis(token)
+      if (jitterMillis <= 0) return Effect.succeed({ dueAt: dueAtMillis(token, expiresAt, 0), expiresAt })
+      return Effect.map(
+        Random.nextIntBetween(0, jitterMillis + 1),
+        (drawn) => ({ dueAt: dueAtMillis(token, expiresAt, drawn), expiresAt })
+      )
+    }
+  }
+}
+
+/**
+ * A refresh policy layer.
+ *
+ * @example
+ * ```ts
+ * import { RefreshPolicy } from "tokenlayer"
+ *
+ * const PolicyLive = RefreshPolicy.layer({ buffer: "5 minutes", jitter: "30 seconds" })
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: Options = {}): Layer.Layer<RefreshPolicy> =>
+  Layer.sync(RefreshPolicy, () => make(options))
+
+/**
+ * Renew when less than `buffer` is left (ICEYE: `"5 minutes"`, ThingPark: `"10 seconds"`).
+ *
+ * @example
+ * ```ts
+ * import { RefreshPolicy } from "tokenlayer"
+ *
+ * const Iceye = RefreshPolicy.fixed("5 minutes")
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const fixed = (buffer: Duration.DurationInput): Layer.Layer<RefreshPolicy> => layer({ buffer })
+
+/**
+ * Renew when less than a fraction of the lifetime is left (seed 004: `0.1`).
+ *
+ * @example
+ * ```ts
+ * import { RefreshPolicy } from "tokenlayer"
+ *
+ * const TenPercent = RefreshPolicy.fraction(0.1)
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const fraction = (fraction: number): Layer.Layer<RefreshPolicy> => layer({ fraction })
+
+/**
+ * The default policy: the larger of 1 minute and 10 % of the lifetime, with up to 10 s of jitter.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerDefault: Layer.Layer<RefreshPolicy> = layer({
+  buffer: "1 minute",
+  fraction: 0.1,
+  jitter: "10 seconds"
+})

@@ -1,0 +1,198 @@
+/**
+ * The core of tokenlayer: a service that always hands out a valid token.
+ *
+ * - Any number of concurrent `get`s on a cold or due cache cause exactly one token request; all callers
+ *   get its result. A failure is shared by the callers that waited for it and is not cached.
+ * - A token is renewed when the `RefreshPolicy` says it is due. A due token whose renewal fails is still
+ *   handed out until it really expires (with a warning, and a new attempt a little later); a token past
+ *   its expiry never is.
+ * - Token requests are retried by the `RetryPolicy`, each attempt is a span
+ *   (`tokenlayer.token_request`) and counts in the `tokenlayer_token_requests` metric by outcome; a new
+ *   token is logged at debug level with its lifetime, never with its value.
+ * - Tokens are loaded from and saved to the `TokenStore`, and fetched under its lock; a failing store
+ *   never fails `get`.
+ * - Time is read only through Effect's `Clock`, so `TestClock` drives every expiry.
+ *
+ * The hit path is a `Ref` read and a Clock read. `Effect.cachedInvalidateWithTTL` bounds how often the
+ * token endpoint can be called at all (see `Options.minRequestInterval`).
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import type * as Grant from "./Grant.js"
+import * as internal from "./internal/tokenService.js"
+import type * as RefreshPolicy from "./RefreshPolicy.js"
+import type * as RetryPolicy from "./RetryPolicy.js"
+import type * as Token from "./Token.js"
+import type * as TokenError from "./TokenError.js"
+import type * as TokenStore from "./TokenStore.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Service {
+  /** The grant's key: what this service's tokens are stored under. */
+  readonly key: string
+  /** A token that is not due, fetching or renewing when needed. */
+  readonly get: Effect.Effect<Token.Token, TokenError.HttpError>
+  /** What is cached (in memory, else in the store), with no token request. */
+  readonly current: Effect.Effect<Token.Token, TokenError.NotCached | TokenError.Expired>
+  /** A new token now (joins a fetch already under way). Does not fall back to the old token. */
+  readonly refresh: Effect.Effect<Token.Token, TokenError.HttpError>
+  /**
+   * Forgets the cached token, and its stored copy. Given a token (the one an API rejected), only if it is
+   * still the current one: a newer token is kept.
+   */
+  readonly invalidate: (rejected?: Token.Token) => Effect.Effect<void>
+}
+
+/**
+ * The token service.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Token, TokenService } from "tokenlayer"
+ *
+ * const authorization = Effect.gen(function*() {
+ *   const tokens = yield* TokenService.TokenService
+ *   const token = yield* tokens.get
+ *   return Token.authorizationHeader(token) // "Bearer ..." (put it on the wire, never in a log)
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class TokenService extends Context.Tag("tokenlayer/TokenService")<TokenService, Service>() {}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /**
+   * A token request that succeeded is reused by any fetch that starts within this time, so that a server
+   * answering `expires_in: 0` (or a token that arrives already due) cannot make the service call it in a
+   * loop. `invalidate` and `refresh` lift it. Default: 1 second.
+   */
+  readonly minRequestInterval?: Duration.DurationInput | undefined
+  /**
+   * When the renewal of a due but still valid token fails, the token stays in use and the next attempt
+   * waits this long (or the server's `Retry-After`, if longer). Default: 10 seconds.
+   */
+  readonly retryFailedRefreshAfter?: Duration.DurationInput | undefined
+}
+
+/**
+ * Builds the service as a value, for programs that hold tokens for several APIs at once, each under a
+ * Tag of their own. Its fetches run in fibers of the given `Scope`.
+ *
+ * @example
+ * ```ts
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import { Context, Effect, Layer, Redacted } from "effect"
+ * import { Grant, RefreshPolicy, RetryPolicy, TokenService, TokenStore } from "tokenlayer"
+ *
+ * class BillingTokens extends Context.Tag("app/BillingTokens")<BillingTokens, TokenService.Service>() {}
+ *
+ * const BillingTokensLive = Layer.scoped(BillingTokens, TokenService.make()).pipe(
+ *   Layer.provide(Grant.clientCredentials({
+ *     tokenUrl: "https://billing.example.com/oauth/token",
+ *     clientId: "billing",
+ *     clientSecret: Redacted.make("secret")
+ *   })),
+ *   Layer.provide([RefreshPolicy.fixed("1 minute"), RetryPolicy.layerDefault, TokenStore.layerMemory]),
+ *   Layer.provide(NodeHttpClient.layerUndici)
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: (
+  options?: Options
+) => Effect.Effect<
+  Service,
+  never,
+  Scope.Scope | Grant.Grant | RefreshPolicy.RefreshPolicy | RetryPolicy.RetryPolicy | TokenStore.TokenStore
+> = internal.make
+
+/**
+ * The token service layer. Requires a `Grant`, a `RefreshPolicy`, a `RetryPolicy` and a `TokenStore`.
+ *
+ * @example
+ * ```ts
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import { Effect, Layer, Redacted } from "effect"
+ * import { Grant, RefreshPolicy, RetryPolicy, TokenService, TokenStore } from "tokenlayer"
+ *
+ * const TokenLive = TokenService.layer().pipe(
+ *   Layer.provide(Grant.clientCredentials({
+ *     tokenUrl: "https://auth.example.com/oauth2/token",
+ *     clientId: "my-client",
+ *     clientSecret: Redacted.make("my-secret")
+ *   })),
+ *   Layer.provide([RefreshPolicy.fixed("5 minutes"), RetryPolicy.layerDefault, TokenStore.layerMemory]),
+ *   Layer.provide(NodeHttpClient.layerUndici)
+ * )
+ *
+ * const program = Effect.flatMap(TokenService.TokenService, (tokens) => tokens.get)
+ * Effect.runPromise(program.pipe(Effect.provide(TokenLive)))
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (
+  options?: Options
+): Layer.Layer<
+  TokenService,
+  never,
+  Grant.Grant | RefreshPolicy.RefreshPolicy | RetryPolicy.RetryPolicy | TokenStore.TokenStore
+> => Layer.scoped(TokenService, internal.make(options))
+
+/**
+ * A token that is not due, from the `TokenService` in context.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const get: Effect.Effect<Token.Token, TokenError.HttpError, TokenService> = Effect.flatMap(
+  TokenService,
+  (service) => service.get
+)
+
+/**
+ * What the `TokenService` in context has cached, with no token request.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const current: Effect.Effect<Token.Token, TokenError.NotCached | TokenError.Expired, TokenService> = Effect
+  .flatMap(TokenService, (service) => service.current)
+
+/**
+ * A new token now, from the `TokenService` in context.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const refresh: Effect.Effect<Token.Token, TokenError.HttpError, TokenService> = Effect.flatMap(
+  TokenService,
+  (service) => service.refresh
+)
+
+/**
+ * Forgets the cached token of the `TokenService` in context (given a token, only if it is still current).
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const invalidate = (rejected?: Token.Token): Effect.Effect<void, never, TokenService> =>
+  Effect.flatMap(TokenService, (service) => service.invalidate(rejected))

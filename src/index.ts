@@ -1,0 +1,45 @@
+/**
+ * tokenlayer: OAuth 2.0 access tokens that stay valid, for long-running Effect programs.
+ *
+ * @since 0.1.0
+ */
+
+/**
+ * @since 0.1.0
+ */
+export * as ClientAuth from "./ClientAuth.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Grant from "./Grant.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as RefreshPolicy from "./RefreshPolicy.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as RetryPolicy from "./RetryPolicy.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Token from "./Token.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as TokenError from "./TokenError.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as TokenService from "./TokenService.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as TokenStore from "./TokenStore.js"

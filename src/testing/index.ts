@@ -1,0 +1,10 @@
+/**
+ * Test helpers for programs that use tokenlayer.
+ *
+ * @since 0.1.0
+ */
+
+/**
+ * @since 0.1.0
+ */
+export * as TestGrant from "./TestGrant.js"
