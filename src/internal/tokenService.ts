@@ -150,14 +150,18 @@ export const make = (
       })
     )
 
-    /** A stored token that is not due and was not rejected by an API. */
+    /**
+     * A stored token that is not due, was not rejected by an API, and is not the token we hold already
+     * (which we found due: drawing its jitter again would only put off its renewal).
+     */
     const loadFresh: Effect.Effect<Option.Option<Entry>> = Effect.gen(function*() {
       const stored = yield* loadStored
       if (Option.isNone(stored)) return Option.none()
-      const { rejected } = yield* Ref.get(state)
+      const { entry: held, rejected } = yield* Ref.get(state)
       if (rejected !== undefined && Redacted.value(rejected) === Redacted.value(stored.value.accessToken)) {
         return Option.none()
       }
+      if (held !== undefined && Token.sameAccessToken(held.token, stored.value)) return Option.none()
       const entry = yield* toEntry(stored.value)
       const now = yield* Clock.currentTimeMillis
       return now < entry.dueAt ? Option.some(entry) : Option.none()

@@ -65,6 +65,8 @@ export interface Service {
   readonly requests: Effect.Effect<number>
   /** The tokens issued so far, oldest first. */
   readonly issued: Effect.Effect<ReadonlyArray<Token.Token>>
+  /** When each request was made, by the Clock. */
+  readonly requestTimes: Effect.Effect<ReadonlyArray<DateTime.Utc>>
   /** The `current` token each request was given. */
   readonly basis: Effect.Effect<ReadonlyArray<Option.Option<Token.Token>>>
   /** The next `n` requests fail with `error` (default: a 503). */
@@ -110,6 +112,7 @@ export const make = (options: Options = {}): Effect.Effect<readonly [Grant.Servi
     let requests = 0
     const issued: Array<Token.Token> = []
     const bases: Array<Option.Option<Token.Token>> = []
+    const times: Array<DateTime.Utc> = []
     const faults: Array<Fault> = []
 
     const issue = Effect.map(DateTime.now, (now) => {
@@ -130,9 +133,10 @@ export const make = (options: Options = {}): Effect.Effect<readonly [Grant.Servi
     const grant: Grant.Service = {
       key: options.key ?? "test",
       request: (current) =>
-        Effect.suspend(() => {
+        Effect.flatMap(DateTime.now, (now) => {
           requests++
           bases.push(current)
+          times.push(now)
           const fault = faults.shift()
           const answer: Effect.Effect<Token.Token, HttpError> = fault === undefined
             ? issue
@@ -146,6 +150,7 @@ export const make = (options: Options = {}): Effect.Effect<readonly [Grant.Servi
     const control: Service = {
       requests: Effect.sync(() => requests),
       issued: Effect.sync(() => [...issued]),
+      requestTimes: Effect.sync(() => [...times]),
       basis: Effect.sync(() => [...bases]),
       failNext: (n, error = unavailable) =>
         Effect.sync(() => {
@@ -196,6 +201,17 @@ export const requests: Effect.Effect<number, never, TestGrant> = Effect.flatMap(
 export const issued: Effect.Effect<ReadonlyArray<Token.Token>, never, TestGrant> = Effect.flatMap(
   TestGrant,
   (t) => t.issued
+)
+
+/**
+ * When the test grant in context was asked for tokens, by the Clock.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const requestTimes: Effect.Effect<ReadonlyArray<DateTime.Utc>, never, TestGrant> = Effect.flatMap(
+  TestGrant,
+  (t) => t.requestTimes
 )
 
 /**

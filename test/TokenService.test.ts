@@ -1,0 +1,548 @@
+import { assert, describe, it } from "@effect/vitest"
+import { DateTime, Duration, Effect, Fiber, Layer, Option, Random, Redacted, TestClock } from "effect"
+import { Grant, RefreshPolicy, RetryPolicy, Token, TokenError, TokenService, TokenStore } from "tokenlayer"
+import { TestGrant } from "tokenlayer/testing"
+import { captureLogs } from "./support/logs.js"
+import * as ManualClock from "./support/ManualClock.js"
+
+const makeLayer = (options: {
+  readonly grant?: TestGrant.Options
+  readonly policy?: Layer.Layer<RefreshPolicy.RefreshPolicy>
+  readonly retry?: Layer.Layer<RetryPolicy.RetryPolicy>
+  readonly store?: Layer.Layer<TokenStore.TokenStore>
+  readonly service?: TokenService.Options
+} = {}) =>
+  TokenService.layer(options.service).pipe(
+    Layer.provideMerge(TestGrant.layer(options.grant ?? { lifetime: "1 hour" })),
+    Layer.provide([options.policy ?? RefreshPolicy.fixed("5 minutes"), options.retry ?? RetryPolicy.none]),
+    Layer.provideMerge(options.store ?? TokenStore.layerMemory)
+  )
+
+const accessToken = (token: Token.Token): string => Redacted.value(token.accessToken)
+const seconds = (time: DateTime.Utc): number => time.epochMillis / 1000
+
+/** Lets forked fibers run up to their next wait on the TestClock. */
+const settle = Effect.sleep(Duration.zero).pipe(Effect.zipRight(Effect.yieldNow()), Effect.repeatN(20))
+
+describe("TokenService", () => {
+  describe("one fetch at a time", () => {
+    it.effect("10,000 concurrent gets on a cold cache make one request; again when the token is due", () =>
+      Effect.gen(function*() {
+        const tokens = yield* TokenService.TokenService
+        const first = yield* Effect.all(Array.from({ length: 10_000 }, () => tokens.get), {
+          concurrency: "unbounded"
+        })
+        assert.strictEqual(yield* TestGrant.requests, 1)
+        assert.isTrue(first.every((t) => accessToken(t) === "test-access-token-1"))
+
+        yield* TestClock.adjust("3300 seconds")
+        const second = yield* Effect.all(Array.from({ length: 10_000 }, () => tokens.get), {
+          concurrency: "unbounded"
+        })
+        assert.strictEqual(yield* TestGrant.requests, 2)
+        assert.isTrue(second.every((t) => accessToken(t) === "test-access-token-2"))
+      }).pipe(Effect.provide(makeLayer())))
+
+    it.effect("concurrent gets share a slow request", () =>
+      Effect.gen(function*() {
+        const tokens = yield* TokenService.TokenService
+        const fibers = yield* Effect.all(Array.from({ length: 100 }, () => Effect.fork(tokens.get)))
+        yield* settle
+        yield* TestClock.adjust("2 seconds")
+        const results = yield* Effect.all(fibers.map(Fiber.join))
+        assert.strictEqual(yield* TestGrant.requests, 1)
+        assert.isTrue(results.every((t) => accessToken(t) === "test-access-token-1"))
+      }).pipe(Effect.provide(makeLayer({ grant: { lifetime: "1 hour", latency: "2 seconds" } }))))
+
+    it.effect("a failed request is shared by its waiters, not cached: the next get asks again at once", () =>
+      Effect.gen(function*() {
+        const tokens = yield* TokenService.TokenService
+        yield* TestGrant.failNext(1)
+        const failures = yield* Effect.all(Array.from({ length: 100 }, () => Effect.flip(tokens.get)), {
+          concurrency: "unbounded"
+        })
+        assert.strictEqual(yield* TestGrant.requests, 1)
+        assert.isTrue(failures.every((e) => e._tag === "HttpError" && e.status === 503))
+
+        // same instant: a new request, which succeeds
+        const token = yield* tokens.get
+        assert.strictEqual(accessToken(token), "test-access-token-1")
+        assert.strictEqual(yield* TestGrant.requests, 2)
+      }).pipe(Effect.provide(makeLayer())))
+
+    it.effect("a caller that gives up does not cancel the fetch for the others", () =>
+      Effect.gen(function*() {
+        const tokens = yield* TokenService.TokenService
+        const quitter = yield* Effect.fork(tokens.get)
+        const waiter = yield* Effect.fork(tokens.get)
+        yield* settle
+        yield* Fiber.interrupt(quitter)
+        yield* TestClock.adjust("5 seconds")
+        const token = yield* Fiber.join(waiter)
+        assert.strictEqual(accessToken(token), "test-access-token-1")
+        assert.strictEqual(yield* TestGrant.requests, 1)
+        // and the token is cached
+        yield* tokens.get
+        assert.strictEqual(yield* TestGrant.requests, 1)
+      }).pipe(Effect.provide(makeLayer({ grant: { lifetime: "1 hour", latency: "5 seconds" } }))))
+  })
+
+  describe("refresh timing", () => {
+    it.effect("1-hour token, 5-minute buffer: nothing at 3299 s, a new token at 3300 s", () =>
+      Effect.gen(function*() {
+        const tokens = yield* TokenService.TokenService
+        yield* tokens.get
+        yield* TestClock.adjust("3299 seconds")
+        assert.strictEqual(accessToken(yield* tokens.get), "test-access-token-1")
+        assert.strictEqual(yield* TestGrant.requests, 1)
+        yield* TestClock.adjust("1 second")
+        assert.strictEqual(accessToken(yield* tokens.get), "test-access-token-2")
+        assert.strictEqual(yield* TestGrant.requests, 2)
+      }).pipe(Effect.provide(makeLayer())))
+
+    it.effect("the next token's own lifetime is used (a 15-minute token after a 1-hour one)", () =>
+      Effect.gen(function*() {
+        const tokens = yield* TokenService.TokenService
+        yield* tokens.get
+        yield* TestGrant.setLifetime("15 minutes")
+        yield* TestClock.adjust("3300 seconds")
+        yield* tokens.get // renewed at 3300 s, a 15-minute token: due at 3300 + 900 - 300 = 3900 s
+        assert.strictEqual(yield* TestGrant.requests, 2)
+        yield* TestClock.adjust("599 seconds")
+        yield* tokens.get
+        assert.strictEqual(yield* TestGrant.requests, 2)
+        yield* TestClock.adjust("1 second")
+        yield* tokens.get
+        assert.strictEqual(yield* TestGrant.requests, 3)
+        assert.deepStrictEqual((yield* TestGrant.requestTimes).map(seconds), [0, 3300, 3900])
+      }).pipe(Effect.provide(makeLayer())))
+
+    it.effect("fraction buffer: 10 % of a 1-hour token is due at 3240 s", () =>
+      Effect.gen(function*() {
+        const tokens = yield* TokenService.TokenService
+        yield* tokens.get
+        yield* TestClock.adjust("3239 seconds")
+        yield* tokens.get
+        assert.strictEqual(yield* TestGrant.requests, 1)
+        yield* TestClock.adjust("1 second")
+        yield* tokens.get
+        assert.strictEqual(yield* TestGrant.requests, 2)
+      }).pipe(Effect.provide(makeLayer({ policy: RefreshPolicy.fraction(0.1) }))))
+
+    it.effect("max(5 minutes, 10 %): the fraction wins for a 1-hour token, the buffer for a 15-minute one", () =>
+      Effect.gen(function*() {
+        const tokens = yield* TokenService.TokenService
+        yield* tokens.get // 1 hour: max(300, 360) = 360 -> due at 3240
+        yield* TestGrant.setLifetime("15 minutes")
+        yield* TestClock.adjust("3239 seconds")
+        yield* tokens.get
+        assert.strictEqual(yield* TestGrant.requests, 1)
+        yield* TestClock.adjust("1 second")
+        yield* tokens.get // 15 minutes: max(300, 90) = 300 -> due at 3240 + 600 = 3840
+        yield* TestClock.adjust("599 seconds")
+        yield* tokens.get
+        assert.strictEqual(yield* TestGrant.requests, 2)
+        yield* TestClock.adjust("1 second")
+        yield* tokens.get
+        assert.deepStrictEqual((yield* TestGrant.requestTimes).map(seconds), [0, 3240, 3840])
+      }).pipe(Effect.provide(makeLayer({ policy: RefreshPolicy.layer({ buffer: "5 minutes", fraction: 0.1 }) }))))
+
+    it.effect("a token without expires_in lives the assumed lifetime, never forever", () =>
+      Effect.gen(function*() {
+        const tokens = yield* TokenService.TokenService
+        const token = yield* tokens.get
+        assert.isUndefined(token.expiresAt)
+        yield* TestClock.adjust("119 seconds")
+        yield* tokens.get
+        assert.strictEqual(yield* TestGrant.requests, 1)
+        yield* TestClock.adjust("1 second") // 3 minutes assumed - 1 minute buffer
+        yield* tokens.get
+        assert.strictEqual(yield* TestGrant.requests, 2)
+      }).pipe(
+        Effect.provide(makeLayer({
+          grant: { lifetime: null },
+          policy: RefreshPolicy.layer({ buffer: "1 minute", assumedLifetime: "3 minutes" })
+        }))
+      ))
+
+    it.effect("30 simulated days of a get every 5 minutes: one request per renewal, never an expired token", () => {
+      const manual = ManualClock.make()
+      return Effect.gen(function*() {
+        const tokens = yield* TokenService.TokenService
+        const steps = 30 * 24 * 12
+        for (let i = 0; i <= steps; i++) {
+          const token = yield* tokens.get
+          const now = yield* DateTime.now
+          assert.isTrue(DateTime.lessThan(now, token.expiresAt!))
+          yield* manual.advance("5 minutes")
+        }
+        // renewed every 55 minutes: at 0, 3300, 6600, ... up to 30 days
+        assert.strictEqual(yield* TestGrant.requests, Math.floor((30 * 24 * 3600) / 3300) + 1)
+      }).pipe(Effect.provide(makeLayer()), Effect.withClock(manual.clock))
+    })
+  })
+
+  describe("jitter", () => {
+    const issuedAt = DateTime.unsafeMake(0)
+    const hourToken = Token.make({
+      accessToken: Redacted.make("x"),
+      tokenType: "Bearer",
+      expiresIn: 3600,
+      issuedAt,
+      expiresAt: DateTime.unsafeMake(3600_000)
+    })
+    const policy = RefreshPolicy.make({ buffer: "5 minutes", jitter: "1 minute" })
+    const draw = (seed: number) =>
+      Effect.forEach(Array.from({ length: 200 }), () => policy.schedule(hourToken)).pipe(
+        Effect.withRandom(Random.make(seed)),
+        Effect.map((schedules) => schedules.map((s) => s.dueAt))
+      )
+
+    it.effect("stays inside its window", () =>
+      Effect.gen(function*() {
+        const dues = yield* draw(42)
+        assert.isTrue(dues.every((d) => d >= 3240_000 && d <= 3300_000))
+        // and actually spreads over the window
+        assert.isAbove(new Set(dues).size, 100)
+      }))
+
+    it.effect("is reproducible with a fixed seed", () =>
+      Effect.gen(function*() {
+        assert.deepStrictEqual(yield* draw(7), yield* draw(7))
+        assert.notDeepEqual(yield* draw(7), yield* draw(8))
+      }))
+
+    it.effect("the service renews at the drawn instant", () =>
+      Effect.gen(function*() {
+        const expected = yield* policy.schedule(hourToken).pipe(Effect.withRandom(Random.make(1)))
+        const renewedAt = yield* Effect.gen(function*() {
+          const tokens = yield* TokenService.TokenService
+          yield* tokens.get
+          yield* TestClock.adjust("3240 seconds")
+          for (let s = 3240; s <= 3300; s++) {
+            yield* tokens.get
+            if ((yield* TestGrant.requests) === 2) return s
+            yield* TestClock.adjust("1 second")
+          }
+          return -1
+        }).pipe(
+          Effect.provide(makeLayer({ policy: Layer.succeed(RefreshPolicy.RefreshPolicy, policy) })),
+          Effect.withRandom(Random.make(1))
+        )
+        assert.strictEqual(renewedAt, Math.ceil(expected.dueAt / 1000))
+      }))
+  })
+
+  describe("failures", () => {
+    it.effect("due but unexpired token and the refresh fails: the old token is served until it expires", () =>
+      Effect.gen(function*() {
+        const tokens = yield* TokenService.TokenService
+        yield* tokens.get
+        yield* TestGrant.failNext(1000)
+        yield* TestClock.adjust("3300 seconds")
+        const [token, logs] = yield* captureLogs(tokens.get)
+        assert.strictEqual(accessToken(token), "test-access-token-1")
+        assert.strictEqual(yield* TestGrant.requests, 2)
+        assert.isTrue(logs.some((line) => line.includes("level=WARN") && line.includes("token refresh failed")))
+
+        // no new attempt during the hold (10 s by default), then another
+        yield* TestClock.adjust("9 seconds")
+        assert.strictEqual(accessToken(yield* tokens.get), "test-access-token-1")
+        assert.strictEqual(yield* TestGrant.requests, 2)
+        yield* TestClock.adjust("1 second")
+        assert.strictEqual(accessToken(yield* tokens.get), "test-access-token-1")
+        assert.strictEqual(yield* TestGrant.requests, 3)
+
+        // past expiry: never handed out
+        yield* TestClock.adjust("290 seconds")
+        const error = yield* Effect.flip(tokens.get)
+        assert.strictEqual(error._tag, "HttpError")
+        assert.strictEqual(error.status, 503)
+      }).pipe(Effect.provide(makeLayer())))
+
+    it.effect("when the endpoint recovers, the due token is replaced", () =>
+      Effect.gen(function*() {
+        const tokens = yield* TokenService.TokenService
+        yield* tokens.get
+        yield* TestGrant.failNext(1)
+        yield* TestClock.adjust("3300 seconds")
+        assert.strictEqual(accessToken(yield* tokens.get), "test-access-token-1")
+        yield* TestClock.adjust("10 seconds")
+        assert.strictEqual(accessToken(yield* tokens.get), "test-access-token-2")
+      }).pipe(Effect.provide(makeLayer())))
+
+    it.effect("transient errors are retried with growing delays", () =>
+      Effect.gen(function*() {
+        const tokens = yield* TokenService.TokenService
+        yield* TestGrant.failNext(3)
+        const fiber = yield* Effect.fork(tokens.get)
+        for (let i = 0; i < 40; i++) {
+          yield* settle
+          yield* TestClock.adjust("250 millis")
+        }
+        const token = yield* Fiber.join(fiber)
+        assert.strictEqual(accessToken(token), "test-access-token-1")
+        const times = (yield* TestGrant.requestTimes).map((t) => t.epochMillis)
+        assert.strictEqual(times.length, 4)
+        const gaps = times.slice(1).map((t, i) => t - times[i]!)
+        // 500 ms, 1 s, 2 s, each jittered by ±20 %, seen in 250 ms steps
+        assert.isTrue(gaps[0]! >= 400 && gaps[0]! <= 750, `gaps ${gaps}`)
+        assert.isTrue(gaps[1]! > gaps[0]! && gaps[2]! > gaps[1]!, `gaps ${gaps}`)
+      }).pipe(Effect.provide(makeLayer({ retry: RetryPolicy.layerDefault }))))
+
+    it.effect("Retry-After is honoured", () =>
+      Effect.gen(function*() {
+        const tokens = yield* TokenService.TokenService
+        yield* TestGrant.failNext(
+          1,
+          new TokenError.HttpError({ reason: "Status", status: 429, retryAfter: Duration.seconds(30) })
+        )
+        const fiber = yield* Effect.fork(tokens.get)
+        yield* settle
+        yield* TestClock.adjust("29 seconds")
+        yield* settle
+        assert.strictEqual(yield* TestGrant.requests, 1)
+        yield* TestClock.adjust("7 seconds") // 30 s, possibly less than the backoff's jitter
+        assert.strictEqual(accessToken(yield* Fiber.join(fiber)), "test-access-token-1")
+        assert.strictEqual(yield* TestGrant.requests, 2)
+      }).pipe(Effect.provide(makeLayer({ retry: RetryPolicy.layerDefault }))))
+
+    it.effect("invalid_client is not retried", () =>
+      Effect.gen(function*() {
+        const tokens = yield* TokenService.TokenService
+        yield* TestGrant.failNext(
+          1,
+          new TokenError.HttpError({ reason: "Status", status: 401, error: "invalid_client" })
+        )
+        const fiber = yield* Effect.fork(Effect.flip(tokens.get))
+        yield* settle
+        yield* TestClock.adjust("5 minutes")
+        const error = yield* Fiber.join(fiber)
+        assert.strictEqual(error.error, "invalid_client")
+        assert.isFalse(error.isTransient)
+        assert.strictEqual(yield* TestGrant.requests, 1)
+      }).pipe(Effect.provide(makeLayer({ retry: RetryPolicy.layerDefault }))))
+
+    it.effect("retries stop after the policy's attempts", () =>
+      Effect.gen(function*() {
+        const tokens = yield* TokenService.TokenService
+        yield* TestGrant.failNext(100)
+        const fiber = yield* Effect.fork(Effect.flip(tokens.get))
+        for (let i = 0; i < 10; i++) {
+          yield* settle
+          yield* TestClock.adjust("10 seconds")
+        }
+        const error = yield* Fiber.join(fiber)
+        assert.strictEqual(error.status, 503)
+        assert.strictEqual(yield* TestGrant.requests, 5)
+      }).pipe(Effect.provide(makeLayer({ retry: RetryPolicy.layerDefault }))))
+
+    it.effect("an attempt that hangs times out, and the retry succeeds", () =>
+      Effect.gen(function*() {
+        const tokens = yield* TokenService.TokenService
+        yield* TestGrant.hangNext(1)
+        const fiber = yield* Effect.fork(tokens.get)
+        yield* settle
+        yield* TestClock.adjust("10 seconds") // the attempt timeout
+        yield* settle
+        yield* TestClock.adjust("1 second") // the backoff
+        assert.strictEqual(accessToken(yield* Fiber.join(fiber)), "test-access-token-1")
+        assert.strictEqual(yield* TestGrant.requests, 2)
+      }).pipe(Effect.provide(makeLayer({ retry: RetryPolicy.layerDefault }))))
+
+    it.effect("with a single attempt, a hang ends in a Timeout error", () =>
+      Effect.gen(function*() {
+        const tokens = yield* TokenService.TokenService
+        yield* TestGrant.hangNext(1)
+        const fiber = yield* Effect.fork(Effect.flip(tokens.get))
+        yield* settle
+        yield* TestClock.adjust("10 seconds")
+        const error = yield* Fiber.join(fiber)
+        assert.strictEqual(error.reason, "Timeout")
+        // not cached: the next get asks again
+        assert.strictEqual(accessToken(yield* tokens.get), "test-access-token-1")
+      }).pipe(Effect.provide(makeLayer())))
+
+    it.effect("a server answering expires_in: 0 is asked at most once a second", () =>
+      Effect.gen(function*() {
+        const tokens = yield* TokenService.TokenService
+        for (let i = 0; i < 100; i++) {
+          yield* tokens.get
+          yield* TestClock.adjust("50 millis")
+        }
+        // 5 seconds of gets every 50 ms
+        const requests = yield* TestGrant.requests
+        assert.isAtMost(requests, 6)
+        assert.isAtLeast(requests, 5)
+      }).pipe(Effect.provide(makeLayer({ grant: { lifetime: 0 } }))))
+  })
+
+  describe("invalidate and refresh", () => {
+    it.effect("invalidate(oldToken) after a newer token was fetched keeps the newer one", () =>
+      Effect.gen(function*() {
+        const tokens = yield* TokenService.TokenService
+        const old = yield* tokens.get
+        const newer = yield* tokens.refresh
+        assert.strictEqual(accessToken(newer), "test-access-token-2")
+        yield* tokens.invalidate(old)
+        assert.strictEqual(accessToken(yield* tokens.get), "test-access-token-2")
+        assert.strictEqual(yield* TestGrant.requests, 2)
+      }).pipe(Effect.provide(makeLayer())))
+
+    it.effect("invalidate(currentToken) drops it: the next get fetches a new one at once", () =>
+      Effect.gen(function*() {
+        const tokens = yield* TokenService.TokenService
+        const rejected = yield* tokens.get
+        yield* tokens.invalidate(rejected)
+        // many callers after a 401 storm: one request
+        const next = yield* Effect.all(Array.from({ length: 100 }, () => tokens.get), { concurrency: "unbounded" })
+        assert.isTrue(next.every((t) => accessToken(t) === "test-access-token-2"))
+        assert.strictEqual(yield* TestGrant.requests, 2)
+        // nor is the rejected token loaded back from the store
+        const store = yield* TokenStore.TokenStore
+        const stored = yield* store.load((yield* TokenService.TokenService).key)
+        assert.strictEqual(accessToken(stored), "test-access-token-2")
+      }).pipe(Effect.provide(makeLayer())))
+
+    it.effect("invalidate() forgets whatever is cached", () =>
+      Effect.gen(function*() {
+        const tokens = yield* TokenService.TokenService
+        yield* tokens.get
+        yield* tokens.invalidate()
+        assert.strictEqual((yield* Effect.flip(tokens.current))._tag, "NotCached")
+        yield* tokens.get
+        assert.strictEqual(yield* TestGrant.requests, 2)
+      }).pipe(Effect.provide(makeLayer())))
+
+    it.effect("concurrent refreshes share one request; a failed refresh keeps the old token", () =>
+      Effect.gen(function*() {
+        const tokens = yield* TokenService.TokenService
+        yield* tokens.get
+        const refreshed = yield* Effect.all(Array.from({ length: 10 }, () => tokens.refresh), {
+          concurrency: "unbounded"
+        })
+        assert.isTrue(refreshed.every((t) => accessToken(t) === "test-access-token-2"))
+        assert.strictEqual(yield* TestGrant.requests, 2)
+
+        yield* TestGrant.failNext(1)
+        const error = yield* Effect.flip(tokens.refresh)
+        assert.strictEqual(error._tag, "HttpError")
+        assert.strictEqual(accessToken(yield* tokens.get), "test-access-token-2")
+      }).pipe(Effect.provide(makeLayer())))
+
+    it.effect("refresh passes the current token to the grant (for refresh tokens)", () =>
+      Effect.gen(function*() {
+        const tokens = yield* TokenService.TokenService
+        yield* tokens.get
+        yield* tokens.refresh
+        const basis = yield* Effect.flatMap(TestGrant.TestGrant, (t) => t.basis)
+        assert.isTrue(Option.isNone(basis[0]!))
+        assert.strictEqual(Option.map(basis[1]!, accessToken).pipe(Option.getOrNull), "test-access-token-1")
+      }).pipe(Effect.provide(makeLayer())))
+  })
+
+  describe("current", () => {
+    it.effect("NotCached, then the token, then Expired; never a request", () =>
+      Effect.gen(function*() {
+        const tokens = yield* TokenService.TokenService
+        const missing = yield* Effect.flip(tokens.current)
+        assert.strictEqual(missing._tag, "NotCached")
+        assert.strictEqual(yield* TestGrant.requests, 0)
+        yield* tokens.get
+        assert.strictEqual(accessToken(yield* tokens.current), "test-access-token-1")
+        yield* TestClock.adjust("1 hour")
+        const expired = yield* Effect.flip(tokens.current)
+        assert.strictEqual(expired._tag, "Expired")
+        assert.strictEqual(yield* TestGrant.requests, 1)
+      }).pipe(Effect.provide(makeLayer())))
+  })
+
+  describe("stores", () => {
+    it.effect("a fresh stored token is used without a request", () =>
+      Effect.gen(function*() {
+        const store = yield* TokenStore.TokenStore
+        const now = yield* DateTime.now
+        yield* store.save(
+          "test",
+          Token.make({
+            accessToken: Redacted.make("stored-token"),
+            tokenType: "Bearer",
+            expiresIn: 3600,
+            issuedAt: now,
+            expiresAt: DateTime.addDuration(now, "1 hour")
+          })
+        )
+        const token = yield* Effect.scoped(Effect.gen(function*() {
+          const tokens = yield* TokenService.make()
+          return yield* tokens.get
+        })).pipe(Effect.provide(TestGrant.layer()), Effect.provide([RefreshPolicy.fixed("5 minutes"), RetryPolicy.none]))
+        assert.strictEqual(accessToken(token), "stored-token")
+      }).pipe(Effect.provide(TokenStore.layerMemory)))
+
+    it.effect("two services sharing a store make one request between them", () =>
+      Effect.gen(function*() {
+        const [grant, control] = yield* TestGrant.make({ latency: "1 second" })
+        const deps = Layer.mergeAll(
+          Layer.succeed(Grant.Grant, grant),
+          RefreshPolicy.fixed("5 minutes"),
+          RetryPolicy.none
+        )
+        const results = yield* Effect.scoped(Effect.gen(function*() {
+          const a = yield* TokenService.make()
+          const b = yield* TokenService.make()
+          const fibers = yield* Effect.all([
+            Effect.fork(Effect.all(Array.from({ length: 50 }, () => a.get), { concurrency: "unbounded" })),
+            Effect.fork(Effect.all(Array.from({ length: 50 }, () => b.get), { concurrency: "unbounded" }))
+          ])
+          yield* settle
+          yield* TestClock.adjust("1 second")
+          yield* settle
+          yield* TestClock.adjust("1 second")
+          return (yield* Effect.all(fibers.map(Fiber.join))).flat()
+        })).pipe(Effect.provide(deps))
+        assert.strictEqual(yield* control.requests, 1)
+        assert.isTrue(results.every((t) => accessToken(t) === "test-access-token-1"))
+      }).pipe(Effect.provide(TokenStore.layerMemory)))
+
+    it.effect("a failing store never fails get: it is logged and the service fetches on its own", () =>
+      Effect.gen(function*() {
+        const [token, logs] = yield* captureLogs(Effect.gen(function*() {
+          const tokens = yield* TokenService.TokenService
+          const token = yield* tokens.get
+          yield* tokens.get
+          return token
+        }))
+        assert.strictEqual(accessToken(token), "test-access-token-1")
+        assert.strictEqual(yield* TestGrant.requests, 1)
+        assert.isTrue(logs.some((l) => l.includes("token store load failed")))
+        assert.isTrue(logs.some((l) => l.includes("token store lock failed")))
+        assert.isTrue(logs.some((l) => l.includes("token store save failed")))
+      }).pipe(Effect.provide(makeLayer({ store: brokenStore }))))
+
+    it.effect("a corrupted stored token is logged, treated as a miss, and overwritten", () =>
+      Effect.gen(function*() {
+        const [token, logs] = yield* captureLogs(TokenService.get)
+        assert.strictEqual(accessToken(token), "test-access-token-1")
+        assert.isTrue(logs.some((l) => l.includes("corrupted") && l.includes("/tmp/token.json")))
+        assert.isTrue(saved.some((t) => accessToken(t) === "test-access-token-1"))
+      }).pipe(Effect.provide(makeLayer({ store: corruptedStore }))))
+  })
+})
+
+const storeError = (key: string, operation: "load" | "save" | "remove" | "lock") =>
+  new TokenError.StoreError({ key, operation, reason: "disk on fire" })
+
+const brokenStore: Layer.Layer<TokenStore.TokenStore> = Layer.succeed(TokenStore.TokenStore, {
+  load: (key) => Effect.fail(storeError(key, "load")),
+  save: (key) => Effect.fail(storeError(key, "save")),
+  remove: (key) => Effect.fail(storeError(key, "remove")),
+  withLock: (key) => Effect.fail(storeError(key, "lock"))
+})
+
+const saved: Array<Token.Token> = []
+const corruptedStore: Layer.Layer<TokenStore.TokenStore> = Layer.succeed(TokenStore.TokenStore, {
+  load: (key) => Effect.fail(new TokenError.Corrupted({ key, path: "/tmp/token.json", reason: "not JSON" })),
+  save: (_key, token) => Effect.sync(() => void saved.push(token)),
+  remove: () => Effect.void,
+  withLock: (_key, effect) => effect
+})
