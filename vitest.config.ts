@@ -1,9 +1,16 @@
+import { fileURLToPath } from "node:url"
 import { defineConfig } from "vitest/config"
+
+const src = (path: string) => fileURLToPath(new URL(`./src/${path}`, import.meta.url))
 
 export default defineConfig({
   resolve: {
-    // run the TypeScript sources, not the build (see package.json "exports")
-    conditions: ["source"]
+    // tests run the TypeScript sources, never a stale build in dist/
+    alias: [
+      { find: /^tokenlayer$/, replacement: src("index.ts") },
+      { find: /^tokenlayer\/testing$/, replacement: src("testing/index.ts") },
+      { find: /^tokenlayer\/(.+)$/, replacement: src("$1.ts") }
+    ]
   },
   test: {
     include: ["test/**/*.test.ts"],
