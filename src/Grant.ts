@@ -41,7 +41,16 @@ export interface Service {
 export class Grant extends Context.Tag("tokenlayer/Grant")<Grant, Service>() {}
 
 /**
- * Builds the cache key of a grant from what distinguishes its tokens. Never pass a secret.
+ * Percent-encodes the characters that give a key its structure (`%`, `;`, `=`, space), so that values
+ * containing them (a scope token may contain `;` and `=`) cannot make two different grants share a key.
+ */
+const keyValue = (value: string): string =>
+  value.replace(/[%;= ]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0")}`)
+
+/**
+ * Builds the cache key of a grant from what distinguishes its tokens: `grant=<type>;name=value;...`,
+ * lists sorted and space-separated, the structural characters of each value percent-encoded so that
+ * different grants never share a key. Never pass a secret.
  *
  * @since 0.1.0
  * @category constructors
@@ -50,10 +59,12 @@ export const makeKey = (
   grantType: string,
   parts: ReadonlyArray<readonly [string, string | ReadonlyArray<string> | undefined]>
 ): string => {
-  const fields = [`grant=${grantType}`]
+  const fields = [`grant=${keyValue(grantType)}`]
   for (const [name, value] of parts) {
     if (value === undefined) continue
-    const text = typeof value === "string" ? value : [...value].sort().join(" ")
+    const text = typeof value === "string"
+      ? keyValue(value)
+      : value.filter((v) => v !== "").map(keyValue).sort().join(" ")
     if (text !== "") fields.push(`${name}=${text}`)
   }
   return fields.join(";")

@@ -75,15 +75,19 @@ export function normalizeTokenType(tokenType: string): string {
  * The token endpoint's successful answer, as sent on the wire (RFC 6749 §5.1). Unknown fields are
  * ignored. A missing `token_type` is taken as `Bearer`.
  *
+ * The optional fields may also be `null` (servers whose JSON serialiser writes every field, such as
+ * Jackson's or .NET's defaults, send `"refresh_token": null`), which means absent, as in
+ * golang.org/x/oauth2; so does an empty `refresh_token`. Only `access_token` must be there.
+ *
  * @since 0.1.0
  * @category schemas
  */
 export const TokenResponse = Schema.Struct({
   access_token: AccessTokenString,
-  token_type: Schema.optionalWith(TokenType, { default: () => "Bearer" }),
-  expires_in: Schema.optional(ExpiresIn),
-  refresh_token: Schema.optional(Schema.String.pipe(Schema.nonEmptyString())),
-  scope: Schema.optional(Schema.String)
+  token_type: Schema.optionalWith(TokenType, { default: () => "Bearer", nullable: true }),
+  expires_in: Schema.optionalWith(ExpiresIn, { nullable: true }),
+  refresh_token: Schema.optionalWith(Schema.String, { nullable: true }),
+  scope: Schema.optionalWith(Schema.String, { nullable: true })
 }).annotations({ identifier: "TokenResponse" })
 
 /**
@@ -187,7 +191,9 @@ export const fromResponse = (response: TokenResponse, receivedAt: DateTime.Utc):
     accessToken: Redacted.make(response.access_token),
     tokenType: response.token_type,
     expiresIn: response.expires_in,
-    refreshToken: response.refresh_token === undefined ? undefined : Redacted.make(response.refresh_token),
+    refreshToken: response.refresh_token === undefined || response.refresh_token === ""
+      ? undefined
+      : Redacted.make(response.refresh_token),
     scope: response.scope,
     issuedAt: receivedAt,
     expiresAt: response.expires_in === undefined
