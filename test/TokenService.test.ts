@@ -475,7 +475,10 @@ describe("TokenService", () => {
         const token = yield* Effect.scoped(Effect.gen(function*() {
           const tokens = yield* TokenService.make()
           return yield* tokens.get
-        })).pipe(Effect.provide(TestGrant.layer()), Effect.provide([RefreshPolicy.fixed("5 minutes"), RetryPolicy.none]))
+        })).pipe(
+          Effect.provide(TestGrant.layer()),
+          Effect.provide([RefreshPolicy.fixed("5 minutes"), RetryPolicy.none])
+        )
         assert.strictEqual(accessToken(token), "stored-token")
       }).pipe(Effect.provide(TokenStore.layerMemory)))
 
