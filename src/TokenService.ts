@@ -52,6 +52,24 @@ export interface Service {
 }
 
 /**
+ * The counter of token requests (each attempt), tagged `outcome`: `success`, `status`, `transport`,
+ * `timeout` or `decode`. Read it with `Metric.value(Metric.tagged(TokenService.tokenRequests, "outcome",
+ * "success"))`, or export it with the rest of your Effect metrics.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const tokenRequests = internal.tokenRequests
+
+/**
+ * The name of the span around each token request attempt.
+ *
+ * @since 0.1.0
+ * @category tracing
+ */
+export const tokenRequestSpan = internal.tokenRequestSpan
+
+/**
  * The token service.
  *
  * @example

@@ -1,5 +1,18 @@
 import { assert, describe, it } from "@effect/vitest"
-import { DateTime, Duration, Effect, Fiber, Layer, Option, Random, Redacted, TestClock } from "effect"
+import {
+  DateTime,
+  Duration,
+  Effect,
+  Exit,
+  Fiber,
+  Layer,
+  Metric,
+  Option,
+  Random,
+  Redacted,
+  TestClock,
+  Tracer
+} from "effect"
 import { Grant, RefreshPolicy, RetryPolicy, Token, TokenError, TokenService, TokenStore } from "tokenlayer"
 import { TestGrant } from "tokenlayer/testing"
 import { captureLogs } from "./support/logs.js"
@@ -438,6 +451,52 @@ describe("TokenService", () => {
         const basis = yield* Effect.flatMap(TestGrant.TestGrant, (t) => t.basis)
         assert.isTrue(Option.isNone(basis[0]!))
         assert.strictEqual(Option.map(basis[1]!, accessToken).pipe(Option.getOrNull), "test-access-token-1")
+      }).pipe(Effect.provide(makeLayer())))
+  })
+
+  describe("observability", () => {
+    it.effect("each token request is a span and counts in the metric by outcome", () =>
+      Effect.gen(function*() {
+        const native = yield* Effect.tracer
+        const spans: Array<Tracer.Span> = []
+        const recording = Tracer.make({
+          span: (...args) => {
+            const span = native.span(...args)
+            spans.push(span)
+            return span
+          },
+          context: (f, fiber) => native.context(f, fiber)
+        })
+        const success = Metric.tagged(TokenService.tokenRequests, "outcome", "success")
+        const status = Metric.tagged(TokenService.tokenRequests, "outcome", "status")
+        const successBefore = (yield* Metric.value(success)).count
+        const statusBefore = (yield* Metric.value(status)).count
+
+        yield* Effect.gen(function*() {
+          const tokens = yield* TokenService.TokenService
+          yield* TestGrant.failNext(1)
+          yield* Effect.flip(tokens.get)
+          yield* tokens.get
+        }).pipe(Effect.withTracer(recording))
+
+        assert.strictEqual((yield* Metric.value(success)).count - successBefore, 1)
+        assert.strictEqual((yield* Metric.value(status)).count - statusBefore, 1)
+        const requests = spans.filter((span) => span.name === TokenService.tokenRequestSpan)
+        assert.strictEqual(requests.length, 2)
+        assert.isTrue(requests.every((span) => span.attributes.get("tokenlayer.key") === "test"))
+        const exits = requests.map((span) => span.status._tag === "Ended" ? span.status.exit : undefined)
+        assert.isTrue(exits[0] !== undefined && Exit.isFailure(exits[0]))
+        assert.isTrue(exits[1] !== undefined && Exit.isSuccess(exits[1]))
+      }).pipe(Effect.provide(makeLayer())))
+
+    it.effect("a new token is logged at debug level with its lifetime, never its value", () =>
+      Effect.gen(function*() {
+        const [, logs] = yield* captureLogs(TokenService.get)
+        const line = logs.find((l) => l.includes("new token"))
+        assert.isDefined(line)
+        assert.include(line, "level=DEBUG")
+        assert.include(line, "tokenlayer.lifetime=3600s")
+        assert.notInclude(line, "test-access-token")
       }).pipe(Effect.provide(makeLayer())))
   })
 

@@ -85,6 +85,9 @@ export const tokenRequests = Metric.counter("tokenlayer_token_requests", {
   incremental: true
 })
 
+/** @internal */
+export const tokenRequestSpan = "tokenlayer.token_request"
+
 const countRequest = (outcome: string) => Metric.increment(Metric.tagged(tokenRequests, "outcome", outcome))
 
 const seconds = (millis: number): string => `${Math.round(millis / 1000)}s`
@@ -121,7 +124,7 @@ export const make = (
         onSuccess: () => countRequest("success"),
         onFailure: (error) => countRequest(error.reason.toLowerCase())
       }),
-      Effect.withSpan("tokenlayer.token_request", { attributes: { "tokenlayer.key": key }, kind: "client" })
+      Effect.withSpan(tokenRequestSpan, { attributes: { "tokenlayer.key": key }, kind: "client" })
     )
     const [boundedRequest, liftBound] = yield* Effect.cachedInvalidateWithTTL(
       Effect.retry(attempt, retry.schedule),
