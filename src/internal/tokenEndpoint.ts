@@ -102,8 +102,15 @@ const transportError = (url: string, error: HttpClientError.HttpClientError): Ht
   new HttpError({
     reason: "Transport",
     url,
-    detail: `${error._tag === "RequestError" ? error.reason : "body not readable"}: ${describeCause(error.cause)}`
+    detail: `${transportStage[error._tag === "RequestError" ? error.reason : "Body"]}: ${describeCause(error.cause)}`
   })
+
+const transportStage = {
+  Transport: "no answer",
+  Encode: "the request could not be encoded",
+  InvalidUrl: "invalid token URL",
+  Body: "the response body could not be read"
+} as const
 
 /**
  * `Retry-After` as delta-seconds or an HTTP date (RFC 9110 §10.2.3), relative to the Clock.
