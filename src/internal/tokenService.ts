@@ -17,7 +17,6 @@
  * @internal
  */
 import * as Cause from "effect/Cause"
-import * as Clock from "effect/Clock"
 import * as DateTime from "effect/DateTime"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
@@ -29,6 +28,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
+import { SingleShotGen, YieldWrap } from "effect/Utils"
 import * as Grant from "../Grant.js"
 import * as RefreshPolicy from "../RefreshPolicy.js"
 import * as RetryPolicy from "../RetryPolicy.js"
@@ -56,12 +56,20 @@ interface Entry {
   readonly token: Token.Token
   readonly dueAt: number
   readonly expiresAt: number
+  /** `Exit.succeed(token)`, made once: what a hit returns, without allocating. */
+  readonly exit: Exit.Exit<Token.Token>
 }
 
 interface Flight {
-  readonly deferred: Deferred.Deferred<Entry, TokenError.HttpError>
   /** Started by `refresh`: skips the store and the request bound. */
   readonly forced: boolean
+  /** The flight's own outcome: what `refresh` waits for. */
+  readonly outcome: Deferred.Deferred<Token.Token, TokenError.HttpError>
+  /** What a `get` waiting on it gets: the new token, or if the flight failed the current token while it is valid. */
+  readonly forGet: Deferred.Deferred<Token.Token, TokenError.HttpError>
+  /** `Deferred.await` of each, made once and shared by every waiter. */
+  readonly awaitOutcome: Effect.Effect<Token.Token, TokenError.HttpError>
+  readonly awaitForGet: Effect.Effect<Token.Token, TokenError.HttpError>
 }
 
 interface State {
@@ -109,6 +117,18 @@ export const make = (
     const key = grant.key
     const holdMillis = Duration.toMillis(Duration.decode(options.retryFailedRefreshAfter ?? "10 seconds"))
     const state = yield* Ref.make(initialState)
+    // Every change goes through `modify`, which keeps `mirror` equal to the Ref's value, so that `get` can
+    // read the state synchronously (JavaScript runs one fiber at a time: a synchronous read is atomic).
+    // Time is the Clock of the context the service was built in (a TestClock in tests), read synchronously.
+    let mirror: State = initialState
+    const modify = <A>(f: (s: State) => readonly [A, State]): Effect.Effect<A> =>
+      Ref.modify(state, (s) => {
+        const [a, next] = f(s)
+        mirror = next
+        return [a, next]
+      })
+    const clock = yield* Effect.clock
+    const currentTime = Effect.sync(() => clock.unsafeCurrentTimeMillis())
     const annotate = Effect.annotateLogs({ "tokenlayer.key": key })
 
     // -------------------------------------------------------------------------
@@ -141,7 +161,12 @@ export const make = (
     // -------------------------------------------------------------------------
 
     const toEntry = (token: Token.Token): Effect.Effect<Entry> =>
-      Effect.map(policy.schedule(token), (s) => ({ token, dueAt: s.dueAt, expiresAt: s.expiresAt }))
+      Effect.map(policy.schedule(token), (s) => ({
+        token,
+        dueAt: s.dueAt,
+        expiresAt: s.expiresAt,
+        exit: Exit.succeed(token)
+      }))
 
     const loadStored: Effect.Effect<Option.Option<Token.Token>> = store.load(key).pipe(
       Effect.map(Option.some),
@@ -166,7 +191,7 @@ export const make = (
       }
       if (held !== undefined && Token.sameAccessToken(held.token, stored.value)) return Option.none()
       const entry = yield* toEntry(stored.value)
-      const now = yield* Clock.currentTimeMillis
+      const now = yield* currentTime
       return now < entry.dueAt ? Option.some(entry) : Option.none()
     })
 
@@ -216,12 +241,17 @@ export const make = (
       })
     }
 
+    /**
+     * Ends a flight: the state first, then its waiters. A failed renewal leaves the current token in use
+     * while it is valid (`held`), for the `get`s that waited.
+     */
     const complete = (flight: Flight, exit: Exit.Exit<Entry, TokenError.HttpError>): Effect.Effect<void> =>
       Effect.gen(function*() {
-        const now = yield* Clock.currentTimeMillis
+        const now = yield* currentTime
+        let held: Option.Option<Entry> = Option.none()
         if (Exit.isSuccess(exit)) {
           const entry = exit.value
-          yield* Ref.update(state, (s) => ({ ...s, entry, flight: undefined, holdUntil: 0 }))
+          yield* modify((s) => [undefined, { ...s, entry, flight: undefined, holdUntil: 0 }])
           yield* Effect.logDebug("new token").pipe(
             Effect.annotateLogs({
               "tokenlayer.lifetime": seconds(entry.expiresAt - entry.token.issuedAt.epochMillis),
@@ -235,29 +265,34 @@ export const make = (
             onNone: () => 0,
             onSome: (e) => e.retryAfter === undefined ? 0 : Duration.toMillis(e.retryAfter)
           })
-          const held = yield* Ref.modify(state, (s): [Entry | undefined, State] => {
-            const valid = s.entry !== undefined && now < s.entry.expiresAt ? s.entry : undefined
-            const holdUntil = valid === undefined ? s.holdUntil : now + Math.max(holdMillis, retryAfter)
+          held = yield* modify((s): [Option.Option<Entry>, State] => {
+            const valid = Option.isSome(error) && s.entry !== undefined && now < s.entry.expiresAt
+              ? Option.some(s.entry)
+              : Option.none()
+            const holdUntil = Option.isNone(valid) ? s.holdUntil : now + Math.max(holdMillis, retryAfter)
             return [valid, { ...s, flight: undefined, holdUntil }]
           })
-          if (held !== undefined && Option.isSome(error)) {
+          if (Option.isSome(held) && Option.isSome(error)) {
             yield* Effect.logWarning(
               `token refresh failed: ${error.value.message}; the current token stays in use until it expires`
             ).pipe(
               Effect.annotateLogs({
-                "tokenlayer.expiresIn": seconds(held.expiresAt - now),
+                "tokenlayer.expiresIn": seconds(held.value.expiresAt - now),
                 "tokenlayer.nextAttemptIn": seconds(Math.max(holdMillis, retryAfter))
               })
             )
           }
         }
-        yield* Deferred.done(flight.deferred, exit)
+        const outcome = Exit.map(exit, (entry) => entry.token)
+        yield* Deferred.done(flight.outcome, outcome)
+        yield* Deferred.done(flight.forGet, Option.isSome(held) ? held.value.exit : outcome)
       }).pipe(annotate)
 
-    const newFlight = (forced: boolean): Flight => ({
-      deferred: Deferred.unsafeMake<Entry, TokenError.HttpError>(FiberId.none),
-      forced
-    })
+    const newFlight = (forced: boolean): Flight => {
+      const outcome = Deferred.unsafeMake<Token.Token, TokenError.HttpError>(FiberId.none)
+      const forGet = Deferred.unsafeMake<Token.Token, TokenError.HttpError>(FiberId.none)
+      return { forced, outcome, forGet, awaitOutcome: Deferred.await(outcome), awaitForGet: Deferred.await(forGet) }
+    }
 
     /** Runs a flight in a fiber of the layer's scope; called uninterruptibly, right after it is registered. */
     const launch = (flight: Flight): Effect.Effect<void> =>
@@ -269,68 +304,58 @@ export const make = (
         Effect.asVoid
       )
 
-    /** What a `get` waiting on a flight gets: its token, or on failure the current token while it is valid. */
-    const awaitForGet = (flight: Flight): Effect.Effect<Token.Token, TokenError.HttpError> =>
-      Deferred.await(flight.deferred).pipe(
-        Effect.map((entry) => entry.token),
-        Effect.catchAll((error) =>
-          Effect.flatMap(Clock.currentTimeMillis, (now) =>
-            Effect.flatMap(Ref.get(state), (s) =>
-              s.entry !== undefined && now < s.entry.expiresAt ? Effect.succeed(s.entry.token) : Effect.fail(error)))
-        )
-      )
-
     // -------------------------------------------------------------------------
     // the service
     // -------------------------------------------------------------------------
 
-    const slowGet: Effect.Effect<Token.Token, TokenError.HttpError> = Effect.uninterruptibleMask((restore) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        Effect.flatten(Ref.modify(state, (s): [Effect.Effect<Token.Token, TokenError.HttpError>, State] => {
-          const entry = s.entry
-          if (entry !== undefined && now < entry.dueAt) {
-            return [Effect.succeed(entry.token), s]
-          }
-          if (s.flight !== undefined) {
-            return [restore(awaitForGet(s.flight)), s]
-          }
-          if (entry !== undefined && now < entry.expiresAt && now < s.holdUntil) {
-            return [Effect.succeed(entry.token), s]
-          }
-          const flight = newFlight(false)
-          return [Effect.zipRight(launch(flight), restore(awaitForGet(flight))), { ...s, flight }]
-        })))
+    /** What a `get` does in state `s` at `now`, short of starting a flight (`undefined`). */
+    const decide = (s: State, now: number): Effect.Effect<Token.Token, TokenError.HttpError> | undefined => {
+      const entry = s.entry
+      if (entry !== undefined && now < entry.dueAt) return entry.exit
+      if (s.flight !== undefined) return s.flight.awaitForGet
+      // a renewal failed a moment ago: keep the valid token until the next attempt is due
+      if (entry !== undefined && now < entry.expiresAt && now < s.holdUntil) return entry.exit
+      return undefined
+    }
+
+    // Registers a flight and forks it with no interruption point between the two, so a registered
+    // flight always completes its deferreds.
+    const startFlight = (
+      forced: boolean,
+      join: (s: State) => Effect.Effect<Token.Token, TokenError.HttpError> | undefined,
+      wait: (flight: Flight) => Effect.Effect<Token.Token, TokenError.HttpError>
+    ): Effect.Effect<Token.Token, TokenError.HttpError> =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.flatten(modify((s): [Effect.Effect<Token.Token, TokenError.HttpError>, State] => {
+          const joined = join(s)
+          if (joined !== undefined) return [restore(joined), s]
+          const flight = newFlight(forced)
+          return [Effect.zipRight(launch(flight), restore(wait(flight))), { ...s, flight }]
+        }))
+      )
+
+    const startForGet = startFlight(
+      false,
+      (s) => decide(s, clock.unsafeCurrentTimeMillis()),
+      (flight) => flight.awaitForGet
     )
 
-    const get: Effect.Effect<Token.Token, TokenError.HttpError> = Effect.flatMap(Ref.get(state), (s) => {
-      const entry = s.entry
-      if (entry === undefined) {
-        return slowGet
-      }
-      return Effect.clockWith((clock) =>
-        clock.unsafeCurrentTimeMillis() < entry.dueAt ? Effect.succeed(entry.token) : slowGet
-      )
+    /** A hit is the cached token's `Exit`; a waiter awaits the flight under way; else a flight starts. */
+    const step = (): Effect.Effect<Token.Token, TokenError.HttpError> =>
+      decide(mirror, clock.unsafeCurrentTimeMillis()) ?? startForGet
+
+    // One step for a hit. In `Effect.gen`, `yield* get` yields the cached `Exit` itself, which the runtime
+    // takes without entering its run loop (as it does for `Effect.succeed`).
+    const get: Effect.Effect<Token.Token, TokenError.HttpError> = Effect.suspend(step)
+    Object.defineProperty(get, Symbol.iterator, {
+      value: () => new SingleShotGen(new YieldWrap(step()))
     })
 
-    const refresh: Effect.Effect<Token.Token, TokenError.HttpError> = Effect.uninterruptibleMask((restore) =>
-      Effect.flatten(Ref.modify(state, (s): [Effect.Effect<Token.Token, TokenError.HttpError>, State] => {
-        if (s.flight !== undefined) {
-          return [
-            restore(Effect.map(Deferred.await(s.flight.deferred), (entry) =>
-              entry.token)),
-            s
-          ]
-        }
-        const flight = newFlight(true)
-        return [
-          Effect.zipRight(
-            launch(flight),
-            restore(Effect.map(Deferred.await(flight.deferred), (e) =>
-              e.token))
-          ),
-          { ...s, flight }
-        ]
-      }))
+    // joins any flight under way: it was started because the token was missing or due, so it brings a new one
+    const refresh: Effect.Effect<Token.Token, TokenError.HttpError> = startFlight(
+      true,
+      (s) => s.flight?.awaitOutcome,
+      (flight) => flight.awaitOutcome
     )
 
     const current: Effect.Effect<Token.Token, TokenError.NotCached | TokenError.Expired> = Effect.gen(function*() {
@@ -343,7 +368,7 @@ export const make = (
         }
         entry = yield* toEntry(stored.value)
       }
-      const now = yield* Clock.currentTimeMillis
+      const now = yield* currentTime
       if (now >= entry.expiresAt) {
         return yield* Effect.fail(new TokenError.Expired({ key, expiredAt: DateTime.unsafeMake(entry.expiresAt) }))
       }
@@ -352,7 +377,7 @@ export const make = (
 
     const invalidate = (rejected?: Token.Token): Effect.Effect<void> =>
       Effect.flatMap(
-        Ref.modify(state, (s): [Token.Token | undefined, State] => {
+        modify((s): [Token.Token | undefined, State] => {
           const entry = s.entry
           if (rejected === undefined) {
             return entry === undefined ? [undefined, s] : [entry.token, { ...s, entry: undefined }]
