@@ -13,8 +13,13 @@
  *   never fails `get`.
  * - Time is read only through Effect's `Clock`, so `TestClock` drives every expiry.
  *
- * The hit path is a `Ref` read and a Clock read. `Effect.cachedInvalidateWithTTL` bounds how often the
- * token endpoint can be called at all (see `Options.minRequestInterval`).
+ * The hit path is a state read and a Clock read, and returns an `Exit` made once per token: inside
+ * `Effect.gen`, `yield* tokens.get` costs about what `yield* Effect.succeed(x)` does. State is a `Ref`;
+ * `Effect.cachedInvalidateWithTTL` bounds how often the token endpoint can be called at all (see
+ * `Options.minRequestInterval`).
+ *
+ * The service reads time from the `Clock` of the context it is built in: build the layer inside your
+ * test (`Effect.provide(TestLayer)`) and `TestClock` drives every expiry.
  *
  * @since 0.1.0
  */

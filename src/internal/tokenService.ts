@@ -1,11 +1,12 @@
 /**
  * The token cache: single flight over Grant + RefreshPolicy + RetryPolicy + TokenStore.
  *
- * State lives in one `Ref`. The hit path is a `Ref` read and a Clock read: no lock, no allocation
- * beyond the effect itself. Everything else (missing, due, expired, forced) goes through a *flight*: one
- * fiber, forked into the layer's scope, that loads from the store, takes the store's lock, asks the
- * grant (bounded, retried), saves, and completes a `Deferred` that every caller waiting for a token
- * awaits. A caller that is interrupted stops waiting; the flight goes on for the others.
+ * State lives in one `Ref`, mirrored in a variable for synchronous reads. A hit is a read of the mirror
+ * and of the Clock, and returns an `Exit` made once per token: no lock, no allocation. Everything else
+ * (missing, due, expired, forced) goes through a *flight*: one fiber, forked into the layer's scope, that
+ * loads from the store, takes the store's lock, asks the grant (bounded, retried), saves, and completes
+ * the deferreds that every caller waiting for a token awaits. A caller that is interrupted stops
+ * waiting; the flight goes on for the others.
  *
  * `Effect.cachedInvalidateWithTTL` bounds how often the token endpoint can be called at all: a token
  * request that succeeded is reused for `minRequestInterval` (1 s by default) by any flight that starts in
