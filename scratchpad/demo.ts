@@ -3,8 +3,8 @@
  *
  * Runs a TokenService on the real clock with short-lived tokens from TestGrant (12 s, renewed 3 s before
  * expiry), uses the token once a second and prints its remaining lifetime, like the Disruptive
- * Technologies guide's expected output. Half-way through, the token endpoint fails twice: the retry
- * policy recovers. Exits by itself.
+ * Technologies guide's expected output. Just before the first renewal, the token endpoint starts failing
+ * twice: the retry policy recovers. Exits by itself.
  *
  *   npm start -- --duration 20   # seconds (default 30)
  *   npm start -- --quiet         # only the summary
@@ -37,7 +37,7 @@ const program = Effect.gen(function*() {
   let uses = 0
   yield* say(`tokenlayer demo: ${duration} s, 12-second tokens renewed 3 s before expiry`)
   for (let second = 0; second < duration; second++) {
-    if (second === Math.floor(duration / 2)) {
+    if (second === 8) {
       yield* say("(the token endpoint will fail the next 2 requests with 503)")
       yield* TestGrant.failNext(2)
     }
