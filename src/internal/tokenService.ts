@@ -35,22 +35,8 @@ import * as RefreshPolicy from "../RefreshPolicy.js"
 import * as RetryPolicy from "../RetryPolicy.js"
 import * as Token from "../Token.js"
 import * as TokenError from "../TokenError.js"
+import type { Options, Service } from "../TokenService.js"
 import * as TokenStore from "../TokenStore.js"
-
-/** @internal */
-export interface Options {
-  readonly minRequestInterval?: Duration.DurationInput | undefined
-  readonly retryFailedRefreshAfter?: Duration.DurationInput | undefined
-}
-
-/** @internal */
-export interface Service {
-  readonly key: string
-  readonly get: Effect.Effect<Token.Token, TokenError.HttpError>
-  readonly current: Effect.Effect<Token.Token, TokenError.NotCached | TokenError.Expired>
-  readonly refresh: Effect.Effect<Token.Token, TokenError.HttpError>
-  readonly invalidate: (rejected?: Token.Token) => Effect.Effect<void>
-}
 
 /** A cached token with its due and expiry instants, in epoch milliseconds. */
 interface Entry {
