@@ -3,7 +3,8 @@
  *
  * A token is due when its remaining life falls below `max(buffer, fraction × lifetime)`, moved earlier
  * by a random amount of up to `jitter` (drawn through Effect's `Random`, once per token, so that a fleet
- * does not renew in the same second and tests are reproducible). A token without `expires_in` is taken
+ * does not renew in the same second and tests are reproducible), but never earlier than half-way through
+ * its life: a token that lives no longer than the buffer is renewed half-way, not the moment it arrives. A token without `expires_in` is taken
  * to live `assumedLifetime` (5 minutes by default), never forever.
  *
  * The vendors' advice, as presets:
@@ -24,6 +25,14 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Random from "effect/Random"
 import type * as Token from "./Token.js"
+
+/**
+ * The largest part of a token's lifetime that the margin before expiry may take: a half.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const maxMargin = 0.5
 
 /**
  * The options of a refresh policy.
@@ -112,9 +121,10 @@ export const make = (options: Options = {}): Service => {
   const dueAtMillis = (token: Token.Token, expiresAt: number, jitterDrawn: number): number => {
     const issuedAt = token.issuedAt.epochMillis
     const lifetime = Math.max(0, expiresAt - issuedAt)
-    const margin = Math.max(bufferMillis, fraction * lifetime) + jitterDrawn
-    // never due before it was issued: a token that arrives already due is due at once
-    return Math.max(issuedAt, Math.floor(expiresAt - margin))
+    // never more than half the lifetime: a token that lives no longer than the buffer (a 5-minute token
+    // with a 5-minute buffer) is renewed half-way, not the moment it arrives
+    const margin = Math.min(Math.max(bufferMillis, fraction * lifetime) + jitterDrawn, lifetime * maxMargin)
+    return Math.floor(expiresAt - margin)
   }
 
   return {

@@ -4,8 +4,9 @@
  * - Any number of concurrent `get`s on a cold or due cache cause exactly one token request; all callers
  *   get its result. A failure is shared by the callers that waited for it and is not cached.
  * - A token is renewed when the `RefreshPolicy` says it is due. A due token whose renewal fails is still
- *   handed out until it really expires (with a warning, and a new attempt a little later); a token past
- *   its expiry never is.
+ *   handed out until it really expires, with a warning, while it is renewed in the background; a token
+ *   past its expiry never is (except that a token fresh from the endpoint is used for at least
+ *   `minTokenLifetime`, so a server answering `expires_in: 0` cannot make the service loop).
  * - Token requests are retried by the `RetryPolicy`, each attempt is a span
  *   (`tokenlayer.token_request`) and counts in the `tokenlayer_token_requests` metric by outcome; a new
  *   token is logged at debug level with its lifetime, never with its value.
@@ -14,9 +15,7 @@
  * - Time is read only through Effect's `Clock`, so `TestClock` drives every expiry.
  *
  * The hit path is a state read and a Clock read, and returns an `Exit` made once per token: inside
- * `Effect.gen`, `yield* tokens.get` costs about what `yield* Effect.succeed(x)` does. State is a `Ref`;
- * `Effect.cachedInvalidateWithTTL` bounds how often the token endpoint can be called at all (see
- * `Options.minRequestInterval`).
+ * `Effect.gen`, `yield* tokens.get` costs about what `yield* Effect.succeed(x)` does. State is a `Ref`.
  *
  * The service reads time from the `Clock` of the context it is built in: build the layer inside your
  * test (`Effect.provide(TestLayer)`) and `TestClock` drives every expiry.
@@ -100,16 +99,22 @@ export class TokenService extends Context.Tag("tokenlayer/TokenService")<TokenSe
  */
 export interface Options {
   /**
-   * A token request that succeeded is reused by any fetch that starts within this time, so that a server
-   * answering `expires_in: 0` (or a token that arrives already due) cannot make the service call it in a
-   * loop. `invalidate` and `refresh` lift it. Default: 1 second.
+   * A token fresh from the endpoint is used for at least this long, even if the server says it is due
+   * or expires sooner, so that a server answering `expires_in: 0` is asked once per interval instead of
+   * in a loop. Default: 1 second.
    */
-  readonly minRequestInterval?: Duration.DurationInput | undefined
+  readonly minTokenLifetime?: Duration.DurationInput | undefined
   /**
-   * When the renewal of a due but still valid token fails, the token stays in use and the next attempt
-   * waits this long (or the server's `Retry-After`, if longer). Default: 10 seconds.
+   * When the renewal of a due but still valid token fails, the token stays in use and is renewed in the
+   * background after this long (or after the server's `Retry-After`, if longer). Default: 10 seconds.
    */
   readonly retryFailedRefreshAfter?: Duration.DurationInput | undefined
+  /**
+   * Refresh ahead: a token that is due but still valid is returned at once while one background fiber
+   * renews it, so no caller waits on the token endpoint except for a missing or expired token.
+   * Default: false (callers of a due token wait for its renewal, as the vendors' guides do).
+   */
+  readonly refreshAhead?: boolean | undefined
 }
 
 /**

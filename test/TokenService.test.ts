@@ -6,6 +6,8 @@ import {
   Exit,
   Fiber,
   Layer,
+  Logger,
+  LogLevel,
   Metric,
   Option,
   Random,
@@ -56,10 +58,10 @@ describe("TokenService", () => {
         assert.isTrue(second.every((t) => accessToken(t) === "test-access-token-2"))
       }).pipe(Effect.provide(makeLayer())))
 
-    it.effect("concurrent gets share a slow request", () =>
+    it.effect("10,000 concurrent gets waiting on a slow request share it", () =>
       Effect.gen(function*() {
         const tokens = yield* TokenService.TokenService
-        const fibers = yield* Effect.all(Array.from({ length: 100 }, () => Effect.fork(tokens.get)))
+        const fibers = yield* Effect.all(Array.from({ length: 10_000 }, () => Effect.fork(tokens.get)))
         yield* settle
         yield* TestClock.adjust("2 seconds")
         const results = yield* Effect.all(fibers.map(Fiber.join))
@@ -101,6 +103,17 @@ describe("TokenService", () => {
   })
 
   describe("refresh timing", () => {
+    it.effect("a token that lives no longer than the buffer is renewed half-way, not on arrival", () =>
+      Effect.gen(function*() {
+        const tokens = yield* TokenService.TokenService
+        // Keycloak's default 5-minute token with ICEYE's 5-minute buffer
+        for (let s = 0; s < 600; s += 10) {
+          yield* tokens.get
+          yield* TestClock.adjust("10 seconds")
+        }
+        assert.deepStrictEqual((yield* TestGrant.requestTimes).map(seconds), [0, 150, 300, 450])
+      }).pipe(Effect.provide(makeLayer({ grant: { lifetime: "5 minutes" } }))))
+
     it.effect("1-hour token, 5-minute buffer: nothing at 3299 s, a new token at 3300 s", () =>
       Effect.gen(function*() {
         const tokens = yield* TokenService.TokenService
@@ -256,14 +269,15 @@ describe("TokenService", () => {
         const [token, logs] = yield* captureLogs(tokens.get)
         assert.strictEqual(accessToken(token), "test-access-token-1")
         assert.strictEqual(yield* TestGrant.requests, 2)
-        assert.isTrue(logs.some((line) => line.includes("level=WARN") && line.includes("token refresh failed")))
+        assert.isTrue(logs.some((line) => line.includes("level=WARN") && line.includes("token renewal failed")))
 
-        // no new attempt during the hold (10 s by default), then another
+        // no new attempt during the hold (10 s by default), then another, in the background
         yield* TestClock.adjust("9 seconds")
         assert.strictEqual(accessToken(yield* tokens.get), "test-access-token-1")
         assert.strictEqual(yield* TestGrant.requests, 2)
         yield* TestClock.adjust("1 second")
         assert.strictEqual(accessToken(yield* tokens.get), "test-access-token-1")
+        yield* settle
         assert.strictEqual(yield* TestGrant.requests, 3)
 
         // past expiry: never handed out
@@ -280,8 +294,70 @@ describe("TokenService", () => {
         yield* TestGrant.failNext(1)
         yield* TestClock.adjust("3300 seconds")
         assert.strictEqual(accessToken(yield* tokens.get), "test-access-token-1")
+        // after the hold, the valid token is served while it is renewed in the background
         yield* TestClock.adjust("10 seconds")
+        assert.strictEqual(accessToken(yield* tokens.get), "test-access-token-1")
+        yield* settle
         assert.strictEqual(accessToken(yield* tokens.get), "test-access-token-2")
+        assert.strictEqual(yield* TestGrant.requests, 3)
+      }).pipe(Effect.provide(makeLayer())))
+
+    it.effect("during an outage, callers that hold a valid token wait for the first renewal only", () =>
+      Effect.gen(function*() {
+        const tokens = yield* TokenService.TokenService
+        yield* tokens.get
+        yield* TestGrant.hangNext(1000)
+        yield* TestClock.adjust("3300 seconds")
+        // the first renewal: callers wait for it (5 attempts of 10 s each, with backoff), then get the valid token
+        const first = yield* Effect.fork(tokens.get)
+        for (let i = 0; i < 8; i++) {
+          yield* settle
+          yield* TestClock.adjust("10 seconds")
+        }
+        assert.strictEqual(accessToken(yield* Fiber.join(first)), "test-access-token-1")
+        assert.strictEqual(yield* TestGrant.requests, 6)
+        // after the hold, a renewal runs in the background and nobody waits for it
+        yield* TestClock.adjust("10 seconds")
+        const later = yield* Effect.fork(Effect.all(Array.from({ length: 10 }, () => tokens.get)))
+        yield* settle
+        const done = yield* Fiber.poll(later)
+        assert.isTrue(Option.isSome(done) && Exit.isSuccess(done.value), "callers did not wait")
+        assert.strictEqual(yield* TestGrant.requests, 7)
+      }).pipe(Effect.provide(makeLayer({ retry: RetryPolicy.layerDefault }))))
+
+    it.effect("refreshAhead: a due token is served at once while one background fiber renews it", () =>
+      Effect.gen(function*() {
+        const tokens = yield* TokenService.TokenService
+        const first = yield* Effect.fork(tokens.get) // a missing token: callers wait for it
+        yield* settle
+        yield* TestClock.adjust("1 second")
+        assert.strictEqual(accessToken(yield* Fiber.join(first)), "test-access-token-1")
+        yield* TestClock.adjust("3300 seconds")
+        const served = yield* Effect.all(Array.from({ length: 100 }, () => tokens.get), { concurrency: "unbounded" })
+        assert.isTrue(served.every((t) => accessToken(t) === "test-access-token-1"))
+        yield* settle
+        yield* TestClock.adjust("1 second") // the renewal's latency
+        assert.strictEqual(accessToken(yield* tokens.get), "test-access-token-2")
+        assert.strictEqual(yield* TestGrant.requests, 2)
+      }).pipe(
+        Effect.provide(
+          makeLayer({ grant: { lifetime: "1 hour", latency: "1 second" }, service: { refreshAhead: true } })
+        )
+      ))
+
+    it.effect("a logger that throws cannot leave callers waiting", () =>
+      Effect.gen(function*() {
+        const tokens = yield* TokenService.TokenService
+        const token = yield* tokens.get.pipe(
+          Effect.provide(Logger.replace(
+            Logger.defaultLogger,
+            Logger.make(() => {
+              throw new Error("logger on fire")
+            })
+          )),
+          Logger.withMinimumLogLevel(LogLevel.All)
+        )
+        assert.strictEqual(accessToken(token), "test-access-token-1")
       }).pipe(Effect.provide(makeLayer())))
 
     it.effect("transient errors are retried with growing delays", () =>
@@ -376,13 +452,16 @@ describe("TokenService", () => {
         assert.strictEqual(accessToken(yield* tokens.get), "test-access-token-1")
       }).pipe(Effect.provide(makeLayer())))
 
-    it.effect("a server answering expires_in: 0 is asked at most once a second", () =>
+    it.effect("a server answering expires_in: 0 is asked at most once a second, and its tokens are used", () =>
       Effect.gen(function*() {
         const tokens = yield* TokenService.TokenService
+        const seen = new Set<string>()
         for (let i = 0; i < 100; i++) {
-          yield* tokens.get
+          seen.add(accessToken(yield* tokens.get))
           yield* TestClock.adjust("50 millis")
         }
+        // every token issued was handed out, none was skipped
+        assert.strictEqual(seen.size, yield* TestGrant.requests)
         // 5 seconds of gets every 50 ms
         const requests = yield* TestGrant.requests
         assert.isAtMost(requests, 6)
@@ -411,11 +490,24 @@ describe("TokenService", () => {
         const next = yield* Effect.all(Array.from({ length: 100 }, () => tokens.get), { concurrency: "unbounded" })
         assert.isTrue(next.every((t) => accessToken(t) === "test-access-token-2"))
         assert.strictEqual(yield* TestGrant.requests, 2)
-        // nor is the rejected token loaded back from the store
+        // and the store holds the new one
         const store = yield* TokenStore.TokenStore
         const stored = yield* store.load((yield* TokenService.TokenService).key)
         assert.strictEqual(accessToken(stored), "test-access-token-2")
       }).pipe(Effect.provide(makeLayer())))
+
+    it.effect("an invalidated token is never loaded back from the store, even when removing it failed", () =>
+      Effect.gen(function*() {
+        const tokens = yield* TokenService.TokenService
+        const store = yield* TokenStore.TokenStore
+        const rejected = yield* tokens.get
+        yield* tokens.invalidate(rejected)
+        assert.strictEqual(accessToken(yield* store.load(tokens.key)), "test-access-token-1") // still there
+        assert.strictEqual(accessToken(yield* tokens.get), "test-access-token-2")
+        yield* tokens.invalidate() // without a token: the same
+        assert.strictEqual(accessToken(yield* tokens.get), "test-access-token-3")
+        assert.strictEqual(yield* TestGrant.requests, 3)
+      }).pipe(Effect.provide(makeLayer({ store: storeThatCannotRemove }))))
 
     it.effect("invalidate() forgets whatever is cached", () =>
       Effect.gen(function*() {
@@ -600,6 +692,14 @@ const brokenStore: Layer.Layer<TokenStore.TokenStore> = Layer.succeed(TokenStore
   remove: (key) => Effect.fail(storeError(key, "remove")),
   withLock: (key) => Effect.fail(storeError(key, "lock"))
 })
+
+const storeThatCannotRemove: Layer.Layer<TokenStore.TokenStore> = Layer.effect(
+  TokenStore.TokenStore,
+  Effect.map(
+    TokenStore.makeMemory,
+    (memory) => ({ ...memory, remove: (key) => Effect.fail(storeError(key, "remove")) })
+  )
+)
 
 const saved: Array<Token.Token> = []
 const corruptedStore: Layer.Layer<TokenStore.TokenStore> = Layer.succeed(TokenStore.TokenStore, {

@@ -4,16 +4,12 @@
  * State lives in one `Ref`, mirrored in a variable for synchronous reads. A hit is a read of the mirror
  * and of the Clock, and returns an `Exit` made once per token: no lock, no allocation. Everything else
  * (missing, due, expired, forced) goes through a *flight*: one fiber, forked into the layer's scope, that
- * loads from the store, takes the store's lock, asks the grant (bounded, retried), saves, and completes
- * the deferreds that every caller waiting for a token awaits. A caller that is interrupted stops
- * waiting; the flight goes on for the others.
+ * loads from the store, takes the store's lock, asks the grant (retried), saves, and completes the
+ * deferreds that every caller waiting for a token awaits. A caller that is interrupted stops waiting;
+ * the flight goes on for the others.
  *
- * `Effect.cachedInvalidateWithTTL` bounds how often the token endpoint can be called at all: a token
- * request that succeeded is reused for `minRequestInterval` (1 s by default) by any flight that starts in
- * that window, so a server that answers `expires_in: 0`, or a token that arrives already due, cannot make
- * the service call it in a loop. A failed request is invalidated at once (failures are never cached),
- * and `invalidate` / `refresh` lift the bound, so a token rejected by an API is always replaced by a new
- * one. It is kept off the hit path: it takes a lock on every call.
+ * A token fresh from the endpoint is used for at least `minTokenLifetime` (1 s by default), whatever
+ * the server says, so a server answering `expires_in: 0` is asked once a second, not in a loop.
  *
  * @internal
  */
@@ -48,7 +44,7 @@ interface Entry {
 }
 
 interface Flight {
-  /** Started by `refresh`: skips the store and the request bound. */
+  /** Started by `refresh`: skips the store. */
   readonly forced: boolean
   /** The flight's own outcome: what `refresh` waits for. */
   readonly outcome: Deferred.Deferred<Token.Token, TokenError.HttpError>
@@ -62,9 +58,12 @@ interface Flight {
 interface State {
   readonly entry: Entry | undefined
   readonly flight: Flight | undefined
-  /** A refresh of the current (still valid) token failed: keep serving it, no new attempt before this. */
+  /**
+   * Not 0 when a renewal of the current (still valid) token failed: the token stays in use, and is
+   * renewed in the background, not before this instant.
+   */
   readonly holdUntil: number
-  /** The last access token an API rejected: never loaded from the store again. */
+  /** The last access token that was invalidated: never loaded back from the store. */
   readonly rejected: Redacted.Redacted<string> | undefined
 }
 
@@ -87,6 +86,9 @@ const countRequest = (outcome: string) => Metric.increment(Metric.tagged(tokenRe
 
 const seconds = (millis: number): string => `${Math.round(millis / 1000)}s`
 
+/** What `get` does in a state: answer with an effect, or start a flight and wait, or start one in the background. */
+type Decision = Effect.Effect<Token.Token, TokenError.HttpError> | "start" | "background"
+
 /** @internal */
 export const make = (
   options: Options = {}
@@ -103,10 +105,13 @@ export const make = (
     const scope = yield* Effect.scope
     const key = grant.key
     const holdMillis = Duration.toMillis(Duration.decode(options.retryFailedRefreshAfter ?? "10 seconds"))
-    const state = yield* Ref.make(initialState)
+    const minLifetimeMillis = Duration.toMillis(Duration.decode(options.minTokenLifetime ?? "1 second"))
+    const refreshAhead = options.refreshAhead ?? false
+    const annotate = Effect.annotateLogs({ "tokenlayer.key": key })
+
     // Every change goes through `modify`, which keeps `mirror` equal to the Ref's value, so that `get` can
     // read the state synchronously (JavaScript runs one fiber at a time: a synchronous read is atomic).
-    // Time is the Clock of the context the service was built in (a TestClock in tests), read synchronously.
+    const state = yield* Ref.make(initialState)
     let mirror: State = initialState
     const modify = <A>(f: (s: State) => readonly [A, State]): Effect.Effect<A> =>
       Ref.modify(state, (s) => {
@@ -114,46 +119,62 @@ export const make = (
         mirror = next
         return [a, next]
       })
+
+    // Time is the Clock of the context the service is built in (a TestClock in tests): read synchronously
+    // by `get`, and given to every flight.
     const clock = yield* Effect.clock
     const currentTime = Effect.sync(() => clock.unsafeCurrentTimeMillis())
-    const annotate = Effect.annotateLogs({ "tokenlayer.key": key })
 
     // -------------------------------------------------------------------------
-    // token requests: one attempt (span, metric, timeout), retried, bounded
+    // token requests: each attempt with its timeout, a span and a count; retried
     // -------------------------------------------------------------------------
 
-    // the token the next request is based on; flights run one at a time, so one cell is enough
-    let basis: Option.Option<Token.Token> = Option.none()
-
-    const attempt = Effect.suspend(() => grant.request(basis)).pipe(
-      RetryPolicy.withAttemptTimeout(retry),
-      Effect.tapBoth({
-        onSuccess: () => countRequest("success"),
-        onFailure: (error) => countRequest(error.reason.toLowerCase())
-      }),
-      Effect.withSpan(tokenRequestSpan, { attributes: { "tokenlayer.key": key }, kind: "client" })
-    )
-    const [boundedRequest, liftBound] = yield* Effect.cachedInvalidateWithTTL(
-      Effect.retry(attempt, retry.schedule),
-      options.minRequestInterval ?? "1 second"
-    )
     const requestToken = (current: Option.Option<Token.Token>): Effect.Effect<Token.Token, TokenError.HttpError> =>
-      Effect.suspend(() => {
-        basis = current
-        return boundedRequest
-      }).pipe(Effect.tapErrorCause(() => liftBound))
+      Effect.retry(
+        grant.request(current).pipe(
+          RetryPolicy.withAttemptTimeout(retry),
+          Effect.tapBoth({
+            onSuccess: () => countRequest("success"),
+            onFailure: (error) => countRequest(error.reason.toLowerCase())
+          }),
+          Effect.withSpan(tokenRequestSpan, { attributes: { "tokenlayer.key": key }, kind: "client" })
+        ),
+        retry.schedule
+      )
+
+    /**
+     * A cache entry for a token. A token fresh from the endpoint is due and expires no sooner than
+     * `minTokenLifetime` from now.
+     */
+    const toEntry = (token: Token.Token, fresh: boolean): Effect.Effect<Entry> =>
+      Effect.map(policy.schedule(token), (s) => {
+        const floor = fresh ? clock.unsafeCurrentTimeMillis() + minLifetimeMillis : 0
+        return {
+          token,
+          dueAt: Math.max(s.dueAt, floor),
+          expiresAt: Math.max(s.expiresAt, floor),
+          exit: Exit.succeed(token)
+        }
+      })
 
     // -------------------------------------------------------------------------
     // the store: never fails the service
     // -------------------------------------------------------------------------
 
-    const toEntry = (token: Token.Token): Effect.Effect<Entry> =>
-      Effect.map(policy.schedule(token), (s) => ({
-        token,
-        dueAt: s.dueAt,
-        expiresAt: s.expiresAt,
-        exit: Exit.succeed(token)
-      }))
+    /** A store that dies (a bug in it) is treated like one that fails: logged, and worked around. */
+    const survive = <A>(operation: string, fallback: A) => (effect: Effect.Effect<A>): Effect.Effect<A> =>
+      Effect.catchAllDefect(
+        effect,
+        (defect) =>
+          Effect.as(
+            Effect.logWarning(
+              `token store ${operation} failed unexpectedly (${
+                defect instanceof Error ? defect.name : typeof defect
+              }); going on without it`
+            ),
+            fallback
+          )
+      )
 
     const loadStored: Effect.Effect<Option.Option<Token.Token>> = store.load(key).pipe(
       Effect.map(Option.some),
@@ -162,12 +183,13 @@ export const make = (
         Corrupted: (error) =>
           Effect.as(Effect.logWarning(`${error.message}; fetching a new token to overwrite it`), Option.none()),
         StoreError: (error) => Effect.as(Effect.logWarning(`${error.message}; fetching on our own`), Option.none())
-      })
+      }),
+      survive("load", Option.none())
     )
 
     /**
-     * A stored token that is not due, was not rejected by an API, and is not the token we hold already
-     * (which we found due: drawing its jitter again would only put off its renewal).
+     * A stored token that is not due, was not invalidated, and is not the token we hold already (which
+     * we found due: drawing its jitter again would only put off its renewal).
      */
     const loadFresh: Effect.Effect<Option.Option<Entry>> = Effect.gen(function*() {
       const stored = yield* loadStored
@@ -177,22 +199,25 @@ export const make = (
         return Option.none()
       }
       if (held !== undefined && Token.sameAccessToken(held.token, stored.value)) return Option.none()
-      const entry = yield* toEntry(stored.value)
+      const entry = yield* toEntry(stored.value, false)
       const now = yield* currentTime
       return now < entry.dueAt ? Option.some(entry) : Option.none()
     })
 
     const save = (token: Token.Token): Effect.Effect<void> =>
-      Effect.catchAll(
-        store.save(key, token),
-        (error) => Effect.logWarning(`${error.message}; the token is kept in memory only`)
+      store.save(key, token).pipe(
+        Effect.catchAll((error) => Effect.logWarning(`${error.message}; the token is kept in memory only`)),
+        survive<void>("save", undefined)
       )
 
     /** Removes the stored token if it is still `token` (another process may have stored a newer one). */
     const removeStored = (token: Token.Token): Effect.Effect<void> =>
       Effect.flatMap(loadStored, (stored) =>
         Option.isSome(stored) && Token.sameAccessToken(stored.value, token)
-          ? Effect.catchAll(store.remove(key), (error) => Effect.logWarning(error.message))
+          ? store.remove(key).pipe(
+            Effect.catchAll((error) => Effect.logWarning(error.message)),
+            survive<void>("remove", undefined)
+          )
           : Effect.void)
 
     // -------------------------------------------------------------------------
@@ -209,12 +234,10 @@ export const make = (
         const { entry } = yield* Ref.get(state)
         const token = yield* requestToken(Option.fromNullable(entry?.token))
         yield* save(token)
-        return yield* toEntry(token)
+        return yield* toEntry(token, true)
       })
       return Effect.gen(function*() {
-        if (forced) {
-          yield* liftBound
-        } else {
+        if (!forced) {
           const fresh = yield* loadFresh
           if (Option.isSome(fresh)) return fresh.value
         }
@@ -229,16 +252,30 @@ export const make = (
     }
 
     /**
-     * Ends a flight: the state first, then its waiters. A failed renewal leaves the current token in use
-     * while it is valid (`held`), for the `get`s that waited.
+     * Ends a flight: the state, then its waiters, then the logs (so that nothing can leave a waiter
+     * waiting). When a renewal fails, the current token stays in use while it is valid: the `get`s that
+     * waited get it, and later ones too, until the next attempt (`holdUntil`).
      */
     const complete = (flight: Flight, exit: Exit.Exit<Entry, TokenError.HttpError>): Effect.Effect<void> =>
       Effect.gen(function*() {
-        const now = yield* currentTime
-        let held: Option.Option<Entry> = Option.none()
+        const now = clock.unsafeCurrentTimeMillis()
+        const error = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
+        const retryAfter = Option.match(error, {
+          onNone: () => 0,
+          onSome: (e) => e.retryAfter === undefined ? 0 : Duration.toMillis(e.retryAfter)
+        })
+        const wait = Math.max(holdMillis, retryAfter)
+        const held = yield* modify((s): [Entry | undefined, State] => {
+          if (Exit.isSuccess(exit)) return [undefined, { ...s, entry: exit.value, flight: undefined, holdUntil: 0 }]
+          const valid = Option.isSome(error) && s.entry !== undefined && now < s.entry.expiresAt ? s.entry : undefined
+          return [valid, { ...s, flight: undefined, holdUntil: valid === undefined ? 0 : now + wait }]
+        })
+        const outcome = Exit.map(exit, (entry) => entry.token)
+        yield* Deferred.done(flight.outcome, outcome)
+        yield* Deferred.done(flight.forGet, held === undefined ? outcome : held.exit)
+
         if (Exit.isSuccess(exit)) {
           const entry = exit.value
-          yield* modify((s) => [undefined, { ...s, entry, flight: undefined, holdUntil: 0 }])
           yield* Effect.logDebug("new token").pipe(
             Effect.annotateLogs({
               "tokenlayer.lifetime": seconds(entry.expiresAt - entry.token.issuedAt.epochMillis),
@@ -246,34 +283,17 @@ export const make = (
               "tokenlayer.expiresAt": DateTime.unsafeMake(entry.expiresAt).toJSON()
             })
           )
-        } else {
-          const error = Cause.failureOption(exit.cause)
-          const retryAfter = Option.match(error, {
-            onNone: () => 0,
-            onSome: (e) => e.retryAfter === undefined ? 0 : Duration.toMillis(e.retryAfter)
-          })
-          held = yield* modify((s): [Option.Option<Entry>, State] => {
-            const valid = Option.isSome(error) && s.entry !== undefined && now < s.entry.expiresAt
-              ? Option.some(s.entry)
-              : Option.none()
-            const holdUntil = Option.isNone(valid) ? s.holdUntil : now + Math.max(holdMillis, retryAfter)
-            return [valid, { ...s, flight: undefined, holdUntil }]
-          })
-          if (Option.isSome(held) && Option.isSome(error)) {
-            yield* Effect.logWarning(
-              `token refresh failed: ${error.value.message}; the current token stays in use until it expires`
-            ).pipe(
-              Effect.annotateLogs({
-                "tokenlayer.expiresIn": seconds(held.value.expiresAt - now),
-                "tokenlayer.nextAttemptIn": seconds(Math.max(holdMillis, retryAfter))
-              })
-            )
-          }
+        } else if (held !== undefined && Option.isSome(error)) {
+          yield* Effect.logWarning(
+            `token renewal failed: ${error.value.message}; the current token stays in use until it expires`
+          ).pipe(
+            Effect.annotateLogs({
+              "tokenlayer.expiresIn": seconds(held.expiresAt - now),
+              "tokenlayer.nextAttemptIn": seconds(wait)
+            })
+          )
         }
-        const outcome = Exit.map(exit, (entry) => entry.token)
-        yield* Deferred.done(flight.outcome, outcome)
-        yield* Deferred.done(flight.forGet, Option.isSome(held) ? held.value.exit : outcome)
-      }).pipe(annotate)
+      }).pipe(Effect.catchAllCause(() => Effect.void), annotate)
 
     const newFlight = (forced: boolean): Flight => {
       const outcome = Deferred.unsafeMake<Token.Token, TokenError.HttpError>(FiberId.none)
@@ -281,55 +301,63 @@ export const make = (
       return { forced, outcome, forGet, awaitOutcome: Deferred.await(outcome), awaitForGet: Deferred.await(forGet) }
     }
 
-    /** Runs a flight in a fiber of the layer's scope; called uninterruptibly, right after it is registered. */
+    /**
+     * Runs a flight in a fiber of the layer's scope, on the service's Clock. Called uninterruptibly, right
+     * after the flight is registered, so a registered flight always runs and completes.
+     */
     const launch = (flight: Flight): Effect.Effect<void> =>
       acquire(flight.forced).pipe(
         Effect.interruptible,
         Effect.onExit((exit) => complete(flight, exit)),
         annotate,
+        Effect.withClock(clock),
         Effect.forkIn(scope),
         Effect.asVoid
+      )
+
+    /**
+     * Registers a flight and forks it with no interruption point between the two. `decide` sees the state
+     * as it is at that moment: it may answer at once (a racing fiber got there first).
+     */
+    const startFlight = (
+      forced: boolean,
+      decide: (s: State) => Decision
+    ): Effect.Effect<Token.Token, TokenError.HttpError> =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.flatten(modify((s): [Effect.Effect<Token.Token, TokenError.HttpError>, State] => {
+          const decision = decide(s)
+          if (typeof decision !== "string") return [restore(decision), s]
+          const flight = newFlight(forced)
+          const answer = decision === "background" && s.entry !== undefined
+            ? s.entry.exit
+            : restore(forced ? flight.awaitOutcome : flight.awaitForGet)
+          return [Effect.zipRight(launch(flight), answer), { ...s, flight }]
+        }))
       )
 
     // -------------------------------------------------------------------------
     // the service
     // -------------------------------------------------------------------------
 
-    /** What a `get` does in state `s` at `now`, short of starting a flight (`undefined`). */
-    const decide = (s: State, now: number): Effect.Effect<Token.Token, TokenError.HttpError> | undefined => {
+    /** What a `get` does in state `s` at `now`. */
+    const decideGet = (s: State, now: number): Decision => {
       const entry = s.entry
       if (entry !== undefined && now < entry.dueAt) return entry.exit
+      if (entry !== undefined && now < entry.expiresAt && (refreshAhead || s.holdUntil !== 0)) {
+        // due but valid: serve it; renew it in the background (after the hold, if a renewal failed)
+        return s.flight === undefined && now >= s.holdUntil ? "background" : entry.exit
+      }
       if (s.flight !== undefined) return s.flight.awaitForGet
-      // a renewal failed a moment ago: keep the valid token until the next attempt is due
-      if (entry !== undefined && now < entry.expiresAt && now < s.holdUntil) return entry.exit
-      return undefined
+      return "start"
     }
 
-    // Registers a flight and forks it with no interruption point between the two, so a registered
-    // flight always completes its deferreds.
-    const startFlight = (
-      forced: boolean,
-      join: (s: State) => Effect.Effect<Token.Token, TokenError.HttpError> | undefined,
-      wait: (flight: Flight) => Effect.Effect<Token.Token, TokenError.HttpError>
-    ): Effect.Effect<Token.Token, TokenError.HttpError> =>
-      Effect.uninterruptibleMask((restore) =>
-        Effect.flatten(modify((s): [Effect.Effect<Token.Token, TokenError.HttpError>, State] => {
-          const joined = join(s)
-          if (joined !== undefined) return [restore(joined), s]
-          const flight = newFlight(forced)
-          return [Effect.zipRight(launch(flight), restore(wait(flight))), { ...s, flight }]
-        }))
-      )
-
-    const startForGet = startFlight(
-      false,
-      (s) => decide(s, clock.unsafeCurrentTimeMillis()),
-      (flight) => flight.awaitForGet
-    )
+    const startForGet = startFlight(false, (s) => decideGet(s, clock.unsafeCurrentTimeMillis()))
 
     /** A hit is the cached token's `Exit`; a waiter awaits the flight under way; else a flight starts. */
-    const step = (): Effect.Effect<Token.Token, TokenError.HttpError> =>
-      decide(mirror, clock.unsafeCurrentTimeMillis()) ?? startForGet
+    const step = (): Effect.Effect<Token.Token, TokenError.HttpError> => {
+      const decision = decideGet(mirror, clock.unsafeCurrentTimeMillis())
+      return typeof decision === "string" ? startForGet : decision
+    }
 
     // One step for a hit. In `Effect.gen`, `yield* get` yields the cached `Exit` itself, which the runtime
     // takes without entering its run loop (as it does for `Effect.succeed`).
@@ -338,11 +366,11 @@ export const make = (
       value: () => new SingleShotGen(new YieldWrap(step()))
     })
 
-    // joins any flight under way: it was started because the token was missing or due, so it brings a new one
+    // joins a flight under way: it was started because the token was missing, due or invalidated, so it
+    // brings a token newer than the one held when it started
     const refresh: Effect.Effect<Token.Token, TokenError.HttpError> = startFlight(
       true,
-      (s) => s.flight?.awaitOutcome,
-      (flight) => flight.awaitOutcome
+      (s) => s.flight === undefined ? "start" : s.flight.awaitOutcome
     )
 
     const current: Effect.Effect<Token.Token, TokenError.NotCached | TokenError.Expired> = Effect.gen(function*() {
@@ -350,10 +378,8 @@ export const make = (
       let entry = s.entry
       if (entry === undefined) {
         const stored = yield* loadStored
-        if (Option.isNone(stored)) {
-          return yield* Effect.fail(new TokenError.NotCached({ key }))
-        }
-        entry = yield* toEntry(stored.value)
+        if (Option.isNone(stored)) return yield* Effect.fail(new TokenError.NotCached({ key }))
+        entry = yield* toEntry(stored.value, false)
       }
       const now = yield* currentTime
       if (now >= entry.expiresAt) {
@@ -366,22 +392,22 @@ export const make = (
       Effect.flatMap(
         modify((s): [Token.Token | undefined, State] => {
           const entry = s.entry
-          if (rejected === undefined) {
-            return entry === undefined ? [undefined, s] : [entry.token, { ...s, entry: undefined }]
-          }
-          const matches = entry !== undefined && Token.sameAccessToken(entry.token, rejected)
-          return [
-            matches ? rejected : undefined,
-            { ...s, entry: matches ? undefined : entry, rejected: rejected.accessToken }
-          ]
+          const dropped = rejected === undefined
+            ? entry?.token
+            : entry !== undefined && Token.sameAccessToken(entry.token, rejected)
+            ? entry.token
+            : undefined
+          const remembered = rejected ?? dropped
+          return [dropped, {
+            ...s,
+            ...(dropped === undefined ? {} : { entry: undefined, holdUntil: 0 }),
+            rejected: remembered === undefined ? s.rejected : remembered.accessToken
+          }]
         }),
         (dropped) =>
           dropped === undefined ? Effect.void : Effect.zipRight(
-            liftBound,
-            Effect.zipRight(
-              removeStored(dropped),
-              Effect.logDebug(rejected === undefined ? "token invalidated" : "rejected token dropped")
-            )
+            removeStored(dropped),
+            Effect.logDebug(rejected === undefined ? "token invalidated" : "rejected token dropped")
           ).pipe(annotate)
       )
 
