@@ -89,7 +89,7 @@ export type ClientCredentialsOptions =
     readonly audience?: string | undefined
     /** RFC 8707 `resource` indicators. Not sent when absent. */
     readonly resource?: string | ReadonlyArray<string> | undefined
-    /** More form parameters, sent as given. */
+    /** More form parameters, sent as given (an empty value too). Do not repeat the grant's own parameters. */
     readonly extraParams?: Readonly<Record<string, string>> | undefined
   }
   & (
@@ -116,9 +116,8 @@ export const makeClientCredentials = (
     ["grant_type", "client_credentials"],
     ["scope", scope],
     ["audience", options.audience],
-    ["resource", options.resource],
-    ...Object.entries(options.extraParams ?? {})
-  ])
+    ["resource", options.resource]
+  ]).concat(Object.entries(options.extraParams ?? {}))
   const context = { clientId: options.clientId, tokenUrl: options.tokenUrl }
   return {
     key: makeKey("client_credentials", [

@@ -30,7 +30,8 @@ export const maxExpiresIn: number = 365 * 24 * 60 * 60
  */
 export const ExpiresIn: Schema.Schema<number, number | string> = Schema.Union(
   Schema.Number,
-  Schema.NumberFromString
+  // decimal digits only: Number() would also take "0x10", "1e3", " 12 " and ""
+  Schema.String.pipe(Schema.pattern(/^\d+(\.\d+)?$/), Schema.compose(Schema.NumberFromString))
 ).pipe(
   Schema.filter((n) =>
     Number.isFinite(n) && n >= 0 && n <= maxExpiresIn ||

@@ -227,7 +227,7 @@ describe("the token request (RFC 6749 §4.4.2)", () => {
         ...basicOptions(url),
         audience: "https://api.example.com",
         resource: ["https://a.example.com/", "https://b.example.com/"],
-        extraParams: { tenant: "acme & co", "x-custom": "1" }
+        extraParams: { tenant: "acme & co", "x-custom": "1", "x-empty": "" }
       }))
       yield* requestWith((url) => ({ ...basicOptions(url), resource: "https://a.example.com/" }))
       const [first, second] = yield* endpoint.requests
@@ -236,6 +236,7 @@ describe("the token request (RFC 6749 §4.4.2)", () => {
       assert.deepStrictEqual(first!.form.getAll("resource"), ["https://a.example.com/", "https://b.example.com/"])
       assert.deepStrictEqual(first!.form.getAll("tenant"), ["acme & co"])
       assert.deepStrictEqual(first!.form.getAll("x-custom"), ["1"])
+      assert.deepStrictEqual(first!.form.getAll("x-empty"), [""]) // sent as given
       assert.isFalse(first!.form.has("scope"))
       assert.deepStrictEqual(second!.form.getAll("resource"), ["https://a.example.com/"])
       assert.isFalse(second!.form.has("audience"))

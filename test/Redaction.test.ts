@@ -135,7 +135,7 @@ describe("secrets and tokens are never printed", () => {
         checkExit(exit, logs)
       }))
 
-    it.effect("an error body that echoes the secret is not shown beyond the server's own fields", () =>
+    it.effect("an error page that echoes the secret is never shown", () =>
       Effect.gen(function*() {
         const [exit, logs] = yield* attempt("post", {
           status: 500,
@@ -166,6 +166,19 @@ describe("secrets and tokens are never printed", () => {
         for (const line of logs) assertClean("a log line", line)
       }))
   })
+
+  it.effect("credentials or a query in the token URL never reach an error", () =>
+    Effect.gen(function*() {
+      const url = yield* TokenEndpoint.closedPortUrl
+      const withSecrets = url.replace("http://", `http://user:${encodeURIComponent(SECRET)}@`) + `?key=${ACCESS}`
+      const [exit, logs] = yield* captureLogs(
+        Effect.exit(TokenService.get.pipe(Effect.provide(services("basic", withSecrets))))
+      )
+      assert.isTrue(Exit.isFailure(exit))
+      checkExit(exit, logs)
+      const error = Cause.squash(Exit.isFailure(exit) ? exit.cause : Cause.empty)
+      assert.include(String(error), url.replace(/^http:\/\//, "")) // the host and path are still shown
+    }))
 
   it.effect("connection refused: Transport, without the secret", () =>
     Effect.gen(function*() {

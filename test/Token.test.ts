@@ -95,6 +95,9 @@ describe("Token.TokenResponse (RFC 6749 §5.1)", () => {
     const cases: ReadonlyArray<readonly [string, Record<string, unknown>, string]> = [
       ["a negative expires_in", { access_token: SECRET_TOKEN, expires_in: -5 }, "expires_in"],
       ["a non-numeric expires_in", { access_token: SECRET_TOKEN, expires_in: "abc" }, "expires_in"],
+      ["a hexadecimal expires_in", { access_token: SECRET_TOKEN, expires_in: "0x10" }, "expires_in"],
+      ["an exponent expires_in", { access_token: SECRET_TOKEN, expires_in: "1e3" }, "expires_in"],
+      ["an empty-string expires_in", { access_token: SECRET_TOKEN, expires_in: "" }, "expires_in"],
       ["an expires_in over a year", { access_token: SECRET_TOKEN, expires_in: Token.maxExpiresIn + 1 }, "expires_in"],
       ["an empty access_token", { access_token: "", expires_in: 3600 }, "access_token"],
       ["a missing access_token", { token_type: "Bearer", expires_in: 3600 }, "access_token"],

@@ -214,6 +214,24 @@ export const processResponse = (
   })
 
 /**
+ * A URL as errors and logs show it: without user, password, query or fragment, which may hold secrets.
+ *
+ * @internal
+ */
+export const displayUrl = (url: string): string => {
+  try {
+    const parsed = new URL(url)
+    parsed.username = ""
+    parsed.password = ""
+    parsed.search = ""
+    parsed.hash = ""
+    return parsed.toString()
+  } catch {
+    return "(invalid URL)"
+  }
+}
+
+/**
  * Sends a token request and processes the answer.
  *
  * @internal
@@ -228,7 +246,7 @@ export const send = (request: TokenRequest): Effect.Effect<Token.Token, HttpErro
  */
 export const sendWith = (client: HttpClient.HttpClient, request: TokenRequest): Effect.Effect<Token.Token, HttpError> =>
   client.execute(toHttpRequest(request)).pipe(
-    Effect.mapError((error) => transportError(request.url, error)),
-    Effect.flatMap((response) => processResponse(request.url, response)),
+    Effect.mapError((error) => transportError(displayUrl(request.url), error)),
+    Effect.flatMap((response) => processResponse(displayUrl(request.url), response)),
     Effect.scoped
   )
