@@ -93,6 +93,20 @@ describe("secrets and tokens are never printed", () => {
         }))
     }
 
+    it.effect("429 with Retry-After and an error description: the error carries both, and no secret", () =>
+      Effect.gen(function*() {
+        const [exit, logs] = yield* attempt("post", {
+          status: 429,
+          headers: { "retry-after": "5" },
+          body: { error: "temporarily_unavailable", error_description: "too many requests for client-1" }
+        })
+        assert.isTrue(Exit.isFailure(exit))
+        checkExit(exit, logs)
+        const error = Cause.squash(Exit.isFailure(exit) ? exit.cause : Cause.empty)
+        assert.include(String(error), "retry after 5s")
+        assert.include(String(error), "too many requests")
+      }))
+
     it.effect("a 200 with a token but a bad expires_in: Decode, without the token", () =>
       Effect.gen(function*() {
         const [exit, logs] = yield* attempt("basic", { body: { access_token: ACCESS, expires_in: -5 } })
