@@ -35,6 +35,7 @@ const program = Effect.gen(function*() {
   const tokens = yield* TokenService.TokenService
   let previous: Token.Token | undefined
   let uses = 0
+  let renewals = 0
   yield* say(`tokenlayer demo: ${duration} s, 12-second tokens renewed 3 s before expiry`)
   for (let second = 0; second < duration; second++) {
     if (second === 8) {
@@ -47,7 +48,8 @@ const program = Effect.gen(function*() {
     uses++
     if (previous === undefined || !Token.sameAccessToken(previous, token)) {
       const waited = DateTime.distance(started, now)
-      yield* say(`Refreshing... new token ${token.accessToken} after ${waited} ms`)
+      const lifetime = token.expiresIn === undefined ? "no expires_in" : `expires_in ${token.expiresIn} s`
+      yield* say(`Refreshing... token #${++renewals} (${lifetime}) obtained in ${waited} ms`)
     }
     previous = token
     const left = Option.match(Token.remaining(token, now), {
