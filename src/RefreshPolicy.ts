@@ -3,8 +3,9 @@
  *
  * A token is due when its remaining life falls below `max(buffer, fraction × lifetime)`, moved earlier
  * by a random amount of up to `jitter` (drawn through Effect's `Random`, once per token, so that a fleet
- * does not renew in the same second and tests are reproducible), but never earlier than half-way through
- * its life: a token that lives no longer than the buffer is renewed half-way, not the moment it arrives. A token without `expires_in` is taken
+ * does not renew in the same second and tests are reproducible). The margin before the jitter is at most
+ * half the lifetime, and the jitter at most a quarter: a token that lives no longer than the buffer is
+ * renewed between a quarter and half-way through its life, not the moment it arrives. A token without `expires_in` is taken
  * to live `assumedLifetime` (5 minutes by default), never forever.
  *
  * The vendors' advice, as presets:
@@ -33,6 +34,14 @@ import type * as Token from "./Token.js"
  * @category constants
  */
 export const maxMargin = 0.5
+
+/**
+ * The largest part of a token's lifetime that jitter may add to the margin: a quarter.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const maxJitter = 0.25
 
 /**
  * The options of a refresh policy.
@@ -109,6 +118,12 @@ export const make = (options: Options = {}): Service => {
   if (!(fraction >= 0 && fraction <= 1)) {
     throw new RangeError(`RefreshPolicy: fraction must be between 0 and 1, got ${fraction}`)
   }
+  for (
+    const [name, duration] of [["buffer", buffer], ["jitter", jitter], ["assumedLifetime", assumedLifetime]] as const
+  ) {
+    if (!Duration.isFinite(duration)) throw new RangeError(`RefreshPolicy: ${name} must be finite`)
+  }
+  if (Duration.toMillis(assumedLifetime) <= 0) throw new RangeError("RefreshPolicy: assumedLifetime must be positive")
   const bufferMillis = Duration.toMillis(buffer)
   const jitterMillis = Duration.toMillis(jitter)
   const assumedMillis = Duration.toMillis(assumedLifetime)
@@ -121,9 +136,11 @@ export const make = (options: Options = {}): Service => {
   const dueAtMillis = (token: Token.Token, expiresAt: number, jitterDrawn: number): number => {
     const issuedAt = token.issuedAt.epochMillis
     const lifetime = Math.max(0, expiresAt - issuedAt)
-    // never more than half the lifetime: a token that lives no longer than the buffer (a 5-minute token
-    // with a 5-minute buffer) is renewed half-way, not the moment it arrives
-    const margin = Math.min(Math.max(bufferMillis, fraction * lifetime) + jitterDrawn, lifetime * maxMargin)
+    // The margin is never more than half the lifetime, so that a token that lives no longer than the
+    // buffer (a 5-minute token with a 5-minute buffer) is renewed half-way, not the moment it arrives;
+    // the jitter adds at most a quarter more, so that even such tokens are spread.
+    const margin = Math.min(Math.max(bufferMillis, fraction * lifetime), lifetime * maxMargin) +
+      Math.min(jitterDrawn, lifetime * maxJitter)
     return Math.floor(expiresAt - margin)
   }
 

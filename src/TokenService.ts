@@ -42,7 +42,10 @@ import type * as TokenStore from "./TokenStore.js"
 export interface Service {
   /** The grant's key: what this service's tokens are stored under. */
   readonly key: string
-  /** A token that is not due, fetching or renewing when needed. */
+  /**
+   * A valid token: one that is not due, fetching or renewing when needed. (With `refreshAhead`, or after
+   * a renewal failed, a due token that has not expired is served while it is renewed in the background.)
+   */
   readonly get: Effect.Effect<Token.Token, TokenError.HttpError>
   /** What is cached (in memory, else in the store), with no token request. */
   readonly current: Effect.Effect<Token.Token, TokenError.NotCached | TokenError.Expired>
@@ -115,6 +118,16 @@ export interface Options {
    * Default: false (callers of a due token wait for its renewal, as the vendors' guides do).
    */
   readonly refreshAhead?: boolean | undefined
+  /**
+   * A store operation (load, save, remove) that takes longer than this counts as failed: the service
+   * logs it and goes on without the store. Default: 5 seconds.
+   */
+  readonly storeTimeout?: Duration.DurationInput | undefined
+  /**
+   * How long to wait for the store's lock (another holder may be fetching) before fetching without it.
+   * Default: 30 seconds.
+   */
+  readonly lockTimeout?: Duration.DurationInput | undefined
 }
 
 /**

@@ -717,14 +717,15 @@ describe("end to end", () => {
 
 /**
  * The retry schedule's pending backoff sleeps, as delays from now: the TestClock sleeps that end within
- * 5 s. (An attempt's 10 s timeout also sleeps on the Clock, and the TestClock keeps the sleeps of finished
- * attempts in its list until it passes them; the tests here look at the window before they have advanced
- * the clock by 5 s, which keeps those out of it.)
+ * 4 s. (An attempt's 10 s timeout, the store operations' 5 s timeouts and the 30 s lock timeout also sleep
+ * on the Clock, and the TestClock keeps the sleeps of finished operations in its list until it passes
+ * them; the tests here look at the window before they have advanced the clock by 4 s, which keeps those
+ * out of it.)
  */
 const pendingBackoffs: Effect.Effect<ReadonlyArray<number>> = Effect.gen(function*() {
   const now = yield* Clock.currentTimeMillis
   return Chunk.toReadonlyArray(yield* TestClock.sleeps())
-    .filter((t) => t > now && t <= now + 5_000)
+    .filter((t) => t > now && t < now + 4_000)
     .map((t) => t - now)
 })
 

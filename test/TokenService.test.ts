@@ -238,6 +238,25 @@ describe("TokenService", () => {
         assert.notDeepEqual(yield* draw(7), yield* draw(8))
       }))
 
+    it.effect("still spreads tokens that live no longer than the buffer", () =>
+      Effect.gen(function*() {
+        const short = Token.make({
+          accessToken: Redacted.make("x"),
+          tokenType: "Bearer",
+          expiresIn: 300,
+          issuedAt,
+          expiresAt: DateTime.unsafeMake(300_000)
+        })
+        const capped = RefreshPolicy.make({ buffer: "5 minutes", jitter: "30 seconds" })
+        const dues = yield* Effect.forEach(Array.from({ length: 200 }), () => capped.schedule(short)).pipe(
+          Effect.withRandom(Random.make(3)),
+          Effect.map((schedules) => schedules.map((s) => s.dueAt))
+        )
+        // half-way (150 s) at the latest, up to 30 s earlier
+        assert.isTrue(dues.every((d) => d >= 120_000 && d <= 150_000), `${Math.min(...dues)}..${Math.max(...dues)}`)
+        assert.isAbove(new Set(dues).size, 100)
+      }))
+
     it.effect("the service renews at the drawn instant", () =>
       Effect.gen(function*() {
         const expected = yield* policy.schedule(hourToken).pipe(Effect.withRandom(Random.make(1)))
@@ -546,6 +565,126 @@ describe("TokenService", () => {
       }).pipe(Effect.provide(makeLayer())))
   })
 
+  describe("hardening", () => {
+    it.effect("a token rejected twice in a row stays rejected (a 401 burst spanning a renewal)", () =>
+      Effect.gen(function*() {
+        const tokens = yield* TokenService.TokenService
+        const t1 = yield* tokens.get
+        const t2 = yield* tokens.refresh
+        yield* tokens.invalidate(t2)
+        yield* tokens.invalidate(t1) // a late 401 for the old token
+        assert.strictEqual(accessToken(yield* tokens.get), "test-access-token-3")
+        // and current does not bring it back either
+        yield* tokens.invalidate()
+        assert.strictEqual((yield* Effect.flip(tokens.current))._tag, "NotCached")
+      }).pipe(Effect.provide(makeLayer({ store: storeThatCannotRemove }))))
+
+    it.effect("a store that does not answer costs at most its timeout, then the service fetches on its own", () =>
+      Effect.gen(function*() {
+        const tokens = yield* TokenService.TokenService
+        const [fiber, logs] = yield* captureLogs(Effect.gen(function*() {
+          const fiber = yield* Effect.fork(tokens.get)
+          for (let i = 0; i < 4; i++) {
+            yield* settle
+            yield* TestClock.adjust("5 seconds")
+          }
+          return fiber
+        }))
+        assert.strictEqual(accessToken(yield* Fiber.join(fiber)), "test-access-token-1")
+        assert.isTrue(logs.some((l) => l.includes("token store load failed") && l.includes("no answer within 5s")))
+      }).pipe(Effect.provide(makeLayer({ store: storeThatHangs }))))
+
+    it.effect("a lock that is never granted costs at most the lock timeout", () =>
+      Effect.gen(function*() {
+        const tokens = yield* TokenService.TokenService
+        const fiber = yield* Effect.fork(tokens.get)
+        yield* settle
+        yield* TestClock.adjust("29 seconds")
+        yield* settle
+        assert.strictEqual(yield* TestGrant.requests, 0)
+        yield* TestClock.adjust("1 second")
+        assert.strictEqual(accessToken(yield* Fiber.join(fiber)), "test-access-token-1")
+      }).pipe(Effect.provide(makeLayer({ store: storeWithLock(() => Effect.never) }))))
+
+    it.effect("a lock that dies (a store bug) is worked around", () =>
+      Effect.gen(function*() {
+        const tokens = yield* TokenService.TokenService
+        assert.strictEqual(accessToken(yield* tokens.get), "test-access-token-1")
+      }).pipe(Effect.provide(makeLayer({ store: storeWithLock(() => Effect.dieMessage("lock bug")) }))))
+
+    it.effect("a long Retry-After never holds the renewal past half of what is left of the token's life", () =>
+      Effect.gen(function*() {
+        const tokens = yield* TokenService.TokenService
+        yield* tokens.get
+        yield* TestGrant.failNext(
+          1,
+          new TokenError.HttpError({ reason: "Status", status: 429, retryAfter: Duration.hours(1) })
+        )
+        yield* TestClock.adjust("3300 seconds")
+        assert.strictEqual(accessToken(yield* tokens.get), "test-access-token-1")
+        yield* TestClock.adjust("149 seconds") // 300 s were left: the next attempt is due at +150 s
+        yield* tokens.get
+        yield* settle
+        assert.strictEqual(yield* TestGrant.requests, 2)
+        yield* TestClock.adjust("1 second")
+        yield* tokens.get
+        yield* settle
+        assert.strictEqual(yield* TestGrant.requests, 3)
+        assert.strictEqual(accessToken(yield* tokens.get), "test-access-token-2")
+      }).pipe(Effect.provide(makeLayer())))
+
+    it.effect("a failed refresh of a token that is not due changes nothing for later renewals", () =>
+      Effect.gen(function*() {
+        const tokens = yield* TokenService.TokenService
+        yield* tokens.get
+        yield* TestGrant.failNext(1)
+        yield* Effect.flip(tokens.refresh)
+        yield* TestClock.adjust("3300 seconds")
+        // the due token's callers wait for its renewal, as by default
+        assert.strictEqual(accessToken(yield* tokens.get), "test-access-token-2")
+      }).pipe(Effect.provide(makeLayer())))
+
+    it.effect("a grant that dies during a renewal: the valid token is served, and the next attempt waits", () =>
+      Effect.gen(function*() {
+        let calls = 0
+        const dyingGrant = Layer.effect(
+          Grant.Grant,
+          Effect.map(TestGrant.make(), ([grant]) => ({
+            key: "dying",
+            request: (current: Option.Option<Token.Token>) =>
+              ++calls === 1 ? grant.request(current) : Effect.dieMessage("grant bug")
+          }))
+        )
+        const [token, logs] = yield* captureLogs(
+          Effect.gen(function*() {
+            const tokens = yield* TokenService.TokenService
+            yield* tokens.get
+            yield* TestClock.adjust("3300 seconds")
+            const token = yield* tokens.get
+            yield* TestClock.adjust("1 second")
+            yield* tokens.get
+            return token
+          }).pipe(
+            Effect.provide(
+              TokenService.layer().pipe(
+                Layer.provide([dyingGrant, RefreshPolicy.fixed("5 minutes"), RetryPolicy.none, TokenStore.layerMemory])
+              )
+            )
+          )
+        )
+        assert.strictEqual(accessToken(token), "test-access-token-1")
+        assert.strictEqual(calls, 2)
+        assert.isTrue(logs.some((l) => l.includes("token renewal failed: unexpected error")))
+        assert.isFalse(logs.some((l) => l.includes("grant bug")))
+      }))
+
+    it("a refresh policy with an infinite duration is refused when it is built", () => {
+      assert.throws(() => RefreshPolicy.make({ assumedLifetime: Duration.infinity }), RangeError)
+      assert.throws(() => RefreshPolicy.make({ jitter: Duration.infinity }), RangeError)
+      assert.throws(() => RefreshPolicy.make({ fraction: 2 }), RangeError)
+    })
+  })
+
   describe("observability", () => {
     it.effect("each token request is a span and counts in the metric by outcome", () =>
       Effect.gen(function*() {
@@ -700,6 +839,17 @@ const storeThatCannotRemove: Layer.Layer<TokenStore.TokenStore> = Layer.effect(
     (memory) => ({ ...memory, remove: (key) => Effect.fail(storeError(key, "remove")) })
   )
 )
+
+const storeThatHangs: Layer.Layer<TokenStore.TokenStore> = Layer.effect(
+  TokenStore.TokenStore,
+  Effect.map(TokenStore.makeMemory, (memory) => ({ ...memory, load: () => Effect.never }))
+)
+
+const storeWithLock = (lock: () => Effect.Effect<never>): Layer.Layer<TokenStore.TokenStore> =>
+  Layer.effect(
+    TokenStore.TokenStore,
+    Effect.map(TokenStore.makeMemory, (memory) => ({ ...memory, withLock: () => lock() }))
+  )
 
 const saved: Array<Token.Token> = []
 const corruptedStore: Layer.Layer<TokenStore.TokenStore> = Layer.succeed(TokenStore.TokenStore, {

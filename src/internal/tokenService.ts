@@ -63,11 +63,17 @@ interface State {
    * renewed in the background, not before this instant.
    */
   readonly holdUntil: number
-  /** The last access token that was invalidated: never loaded back from the store. */
-  readonly rejected: Redacted.Redacted<string> | undefined
+  /** The access tokens invalidated lately, newest first: never loaded back from the store. */
+  readonly rejected: ReadonlyArray<Redacted.Redacted<string>>
 }
 
-const initialState: State = { entry: undefined, flight: undefined, holdUntil: 0, rejected: undefined }
+const initialState: State = { entry: undefined, flight: undefined, holdUntil: 0, rejected: [] }
+
+/** How many invalidated tokens are remembered. */
+const rememberRejected = 8
+
+const isRejected = (s: State, token: Token.Token): boolean =>
+  s.rejected.some((r) => Redacted.value(r) === Redacted.value(token.accessToken))
 
 /**
  * Token requests by outcome: `success`, `status`, `transport`, `timeout`, `decode`.
@@ -85,6 +91,9 @@ export const tokenRequestSpan = "tokenlayer.token_request"
 const countRequest = (outcome: string) => Metric.increment(Metric.tagged(tokenRequests, "outcome", outcome))
 
 const seconds = (millis: number): string => `${Math.round(millis / 1000)}s`
+
+/** What kind of defect it was, without its message (which could quote anything). */
+const describeDefect = (defect: unknown): string => defect instanceof Error ? defect.name : typeof defect
 
 /** What `get` does in a state: answer with an effect, or start a flight and wait, or start one in the background. */
 type Decision = Effect.Effect<Token.Token, TokenError.HttpError> | "start" | "background"
@@ -107,6 +116,8 @@ export const make = (
     const holdMillis = Duration.toMillis(Duration.decode(options.retryFailedRefreshAfter ?? "10 seconds"))
     const minLifetimeMillis = Duration.toMillis(Duration.decode(options.minTokenLifetime ?? "1 second"))
     const refreshAhead = options.refreshAhead ?? false
+    const storeTimeout = Duration.decode(options.storeTimeout ?? "5 seconds")
+    const lockTimeout = Duration.decode(options.lockTimeout ?? "30 seconds")
     const annotate = Effect.annotateLogs({ "tokenlayer.key": key })
 
     // Every change goes through `modify`, which keeps `mirror` equal to the Ref's value, so that `get` can
@@ -168,15 +179,21 @@ export const make = (
         (defect) =>
           Effect.as(
             Effect.logWarning(
-              `token store ${operation} failed unexpectedly (${
-                defect instanceof Error ? defect.name : typeof defect
-              }); going on without it`
+              `token store ${operation} failed unexpectedly (${describeDefect(defect)}); going on without it`
             ),
             fallback
           )
       )
 
-    const loadStored: Effect.Effect<Option.Option<Token.Token>> = store.load(key).pipe(
+    /** A store that does not answer is a store that fails. */
+    const bounded = <A, E>(operation: TokenError.StoreError["operation"], effect: Effect.Effect<A, E>) =>
+      Effect.timeoutFail(effect, {
+        duration: storeTimeout,
+        onTimeout: () =>
+          new TokenError.StoreError({ key, operation, reason: `no answer within ${Duration.format(storeTimeout)}` })
+      })
+
+    const loadStored: Effect.Effect<Option.Option<Token.Token>> = bounded("load", store.load(key)).pipe(
       Effect.map(Option.some),
       Effect.catchTags({
         NotCached: () => Effect.succeedNone,
@@ -194,18 +211,16 @@ export const make = (
     const loadFresh: Effect.Effect<Option.Option<Entry>> = Effect.gen(function*() {
       const stored = yield* loadStored
       if (Option.isNone(stored)) return Option.none()
-      const { entry: held, rejected } = yield* Ref.get(state)
-      if (rejected !== undefined && Redacted.value(rejected) === Redacted.value(stored.value.accessToken)) {
-        return Option.none()
-      }
-      if (held !== undefined && Token.sameAccessToken(held.token, stored.value)) return Option.none()
+      const s = yield* Ref.get(state)
+      if (isRejected(s, stored.value)) return Option.none()
+      if (s.entry !== undefined && Token.sameAccessToken(s.entry.token, stored.value)) return Option.none()
       const entry = yield* toEntry(stored.value, false)
       const now = yield* currentTime
       return now < entry.dueAt ? Option.some(entry) : Option.none()
     })
 
     const save = (token: Token.Token): Effect.Effect<void> =>
-      store.save(key, token).pipe(
+      bounded("save", store.save(key, token)).pipe(
         Effect.catchAll((error) => Effect.logWarning(`${error.message}; the token is kept in memory only`)),
         survive<void>("save", undefined)
       )
@@ -214,7 +229,7 @@ export const make = (
     const removeStored = (token: Token.Token): Effect.Effect<void> =>
       Effect.flatMap(loadStored, (stored) =>
         Option.isSome(stored) && Token.sameAccessToken(stored.value, token)
-          ? store.remove(key).pipe(
+          ? bounded("remove", store.remove(key)).pipe(
             Effect.catchAll((error) => Effect.logWarning(error.message)),
             survive<void>("remove", undefined)
           )
@@ -241,15 +256,54 @@ export const make = (
           const fresh = yield* loadFresh
           if (Option.isSome(fresh)) return fresh.value
         }
-        return yield* store.withLock(key, fetchAndSave).pipe(
-          Effect.catchTag("StoreError", (error) =>
-            Effect.zipRight(
-              Effect.logWarning(`${error.message}; fetching without the store's lock`),
-              fetchAndSave
-            ))
-        )
+        return yield* underLock(fetchAndSave)
       })
     }
+
+    /**
+     * Runs `effect` under the store's lock. A lock that cannot be taken (it fails, dies, or is not
+     * acquired within `lockTimeout`) is logged, and `effect` runs without it: the store never fails `get`.
+     */
+    const underLock = (
+      effect: Effect.Effect<Entry, TokenError.HttpError>
+    ): Effect.Effect<Entry, TokenError.HttpError> =>
+      Effect.suspend(() => {
+        let entered = false
+        const locked = store.withLock(
+          key,
+          Effect.suspend(() => {
+            entered = true
+            return effect
+          })
+        )
+        const notAcquired = Effect.sleep(lockTimeout).pipe(
+          Effect.zipRight(Effect.suspend(() =>
+            entered ? Effect.never : Effect.fail(
+              new TokenError.StoreError({
+                key,
+                operation: "lock",
+                reason: `not acquired within ${Duration.format(lockTimeout)}`
+              })
+            )
+          ))
+        )
+        const withoutLock = (reason: string) =>
+          Effect.zipRight(Effect.logWarning(`${reason}; fetching without the store's lock`), effect)
+        return Effect.raceFirst(locked, notAcquired).pipe(
+          Effect.catchAllCause((cause) => {
+            if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
+            const failure = Cause.failureOption(cause)
+            if (Option.isSome(failure)) {
+              const error = failure.value
+              if (error._tag === "HttpError") return Effect.fail(error)
+              // a StoreError after the effect ran breaks the store's contract: the result is lost
+              return withoutLock(error.message)
+            }
+            if (entered) return Effect.failCause(cause as Cause.Cause<never>)
+            return withoutLock(`token store lock failed unexpectedly (${describeDefect(Cause.squash(cause))})`)
+          })
+        )
+      })
 
     /**
      * Ends a flight: the state, then its waiters, then the logs (so that nothing can leave a waiter
@@ -264,11 +318,23 @@ export const make = (
           onNone: () => 0,
           onSome: (e) => e.retryAfter === undefined ? 0 : Duration.toMillis(e.retryAfter)
         })
-        const wait = Math.max(holdMillis, retryAfter)
-        const held = yield* modify((s): [Entry | undefined, State] => {
-          if (Exit.isSuccess(exit)) return [undefined, { ...s, entry: exit.value, flight: undefined, holdUntil: 0 }]
-          const valid = Option.isSome(error) && s.entry !== undefined && now < s.entry.expiresAt ? s.entry : undefined
-          return [valid, { ...s, flight: undefined, holdUntil: valid === undefined ? 0 : now + wait }]
+        const interrupted = Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
+        const [held, nextAttempt] = yield* modify((s): [readonly [Entry | undefined, number], State] => {
+          if (Exit.isSuccess(exit)) {
+            return [[undefined, 0], { ...s, entry: exit.value, flight: undefined, holdUntil: 0 }]
+          }
+          const entry = s.entry
+          if (interrupted || entry === undefined || now >= entry.expiresAt) {
+            return [[undefined, 0], { ...s, flight: undefined, holdUntil: 0 }]
+          }
+          if (now < entry.dueAt) {
+            // a failed `refresh` of a token that is not due: it stays, and nothing else changes
+            return [[entry, 0], { ...s, flight: undefined }]
+          }
+          // a failed renewal: keep the valid token; try again after the hold (or the server's
+          // Retry-After), but no later than half-way through what is left of its life
+          const holdUntil = Math.min(now + Math.max(holdMillis, retryAfter), now + (entry.expiresAt - now) / 2)
+          return [[entry, holdUntil], { ...s, flight: undefined, holdUntil }]
         })
         const outcome = Exit.map(exit, (entry) => entry.token)
         yield* Deferred.done(flight.outcome, outcome)
@@ -283,13 +349,16 @@ export const make = (
               "tokenlayer.expiresAt": DateTime.unsafeMake(entry.expiresAt).toJSON()
             })
           )
-        } else if (held !== undefined && Option.isSome(error)) {
+        } else if (held !== undefined && nextAttempt !== 0 && Exit.isFailure(exit)) {
+          const reason = Option.isSome(error)
+            ? error.value.message
+            : `unexpected error (${describeDefect(Cause.squash(exit.cause))})`
           yield* Effect.logWarning(
-            `token renewal failed: ${error.value.message}; the current token stays in use until it expires`
+            `token renewal failed: ${reason}; the current token stays in use until it expires`
           ).pipe(
             Effect.annotateLogs({
               "tokenlayer.expiresIn": seconds(held.expiresAt - now),
-              "tokenlayer.nextAttemptIn": seconds(wait)
+              "tokenlayer.nextAttemptIn": seconds(nextAttempt - now)
             })
           )
         }
@@ -309,6 +378,9 @@ export const make = (
       acquire(flight.forced).pipe(
         Effect.interruptible,
         Effect.onExit((exit) => complete(flight, exit)),
+        // its outcome went to the waiters: the fiber itself ends quietly (Effect would otherwise log an
+        // unobserved failure at debug level, with whatever a broken grant put in it)
+        Effect.exit,
         annotate,
         Effect.withClock(clock),
         Effect.forkIn(scope),
@@ -378,7 +450,9 @@ export const make = (
       let entry = s.entry
       if (entry === undefined) {
         const stored = yield* loadStored
-        if (Option.isNone(stored)) return yield* Effect.fail(new TokenError.NotCached({ key }))
+        if (Option.isNone(stored) || isRejected(s, stored.value)) {
+          return yield* Effect.fail(new TokenError.NotCached({ key }))
+        }
         entry = yield* toEntry(stored.value, false)
       }
       const now = yield* currentTime
@@ -401,7 +475,9 @@ export const make = (
           return [dropped, {
             ...s,
             ...(dropped === undefined ? {} : { entry: undefined, holdUntil: 0 }),
-            rejected: remembered === undefined ? s.rejected : remembered.accessToken
+            rejected: remembered === undefined || isRejected(s, remembered)
+              ? s.rejected
+              : [remembered.accessToken, ...s.rejected].slice(0, rememberRejected)
           }]
         }),
         (dropped) =>
