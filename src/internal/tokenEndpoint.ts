@@ -1,11 +1,11 @@
 /**
  * The one place where tokenlayer talks to a token endpoint: build the form request, send it over the
- * `HttpClient` in context, and turn what comes back into a `Token` or an `HttpError`. Foreign errors
+ * `HttpClient` it is given, and turn what comes back into a `Token` or an `HttpError`. Foreign errors
  * (`HttpClientError`, `ParseError`) are mapped here and nowhere else.
  *
  * @internal
  */
-import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
@@ -93,7 +93,8 @@ const describeCause = (cause: unknown): string => {
     const nested = (cause as { readonly cause?: unknown }).cause
     if (nested !== undefined && nested !== cause) return describeCause(nested)
     const message = (cause as { readonly message?: unknown }).message
-    if (typeof message === "string") return message.slice(0, 200)
+    // a message may quote the URL: show it as errors show URLs (no credentials, no query)
+    if (typeof message === "string") return message.slice(0, 200).replace(/[a-z][a-z0-9+.-]*:\/\/\S+/gi, displayUrl)
   }
   return "unknown cause"
 }
@@ -230,14 +231,6 @@ export const displayUrl = (url: string): string => {
     return "(invalid URL)"
   }
 }
-
-/**
- * Sends a token request and processes the answer.
- *
- * @internal
- */
-export const send = (request: TokenRequest): Effect.Effect<Token.Token, HttpError, HttpClient.HttpClient> =>
-  Effect.flatMap(HttpClient.HttpClient, (client) => sendWith(client, request))
 
 /**
  * Sends a token request over the given client and processes the answer.
