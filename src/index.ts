@@ -43,3 +43,13 @@ export * as TokenService from "./TokenService.js"
  * @since 0.1.0
  */
 export * as TokenStore from "./TokenStore.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as TokenHttpClient from "./TokenHttpClient.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as TokenManager from "./TokenManager.js"

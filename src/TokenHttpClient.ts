@@ -1,0 +1,206 @@
+/**
+ * An `HttpClient` that sends a valid access token with every request: the wrapper that seed 001 builds
+ * as an axios interceptor, and seed 000's "get a new token and retry on a 401", as `HttpClient`
+ * middleware.
+ *
+ * - Every request gets `Authorization: <token_type> <token>` (`bearer` is sent as `Bearer`), from the
+ *   `TokenService`: no token request while the cached token is valid.
+ * - On a 401, the token that request carried is invalidated (only that one: a newer token that another
+ *   request already fetched is kept) and the request is sent once more with a fresh token. A second 401
+ *   is returned to the caller as a response, not retried again.
+ * - Any number of requests meeting a 401 at once cause one token request: they all wait for the same
+ *   renewal.
+ * - A request whose body cannot be sent twice (a stream) is not retried: its 401 is returned.
+ * - The grant's own token requests use the plain client it was built with, never this one.
+ *
+ * @since 0.1.0
+ */
+import type * as HttpBody from "@effect/platform/HttpBody"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientError from "@effect/platform/HttpClientError"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Token from "./Token.js"
+import * as TokenError from "./TokenError.js"
+import * as TokenService from "./TokenService.js"
+
+/**
+ * Whether a request's body can be sent a second time: no body, bytes, a string, form data. A stream has
+ * been read by the first attempt.
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const isReplayable = (request: HttpClientRequest.HttpClientRequest): boolean => {
+  const body: HttpBody.HttpBody = request.body
+  switch (body._tag) {
+    case "Empty":
+    case "Uint8Array":
+    case "FormData":
+      return true
+    case "Raw": {
+      const raw = body.body
+      return typeof raw === "string" || raw instanceof Uint8Array || raw instanceof ArrayBuffer ||
+        raw instanceof URLSearchParams || raw instanceof Blob
+    }
+    case "Stream":
+      return false
+  }
+}
+
+const withToken = (request: HttpClientRequest.HttpClientRequest, token: Token.Token) =>
+  HttpClientRequest.setHeader(request, "authorization", Token.authorizationHeader(token))
+
+/**
+ * Reads and drops the body of a response that will not be returned, in the background, so that its
+ * connection goes back to the pool instead of waiting for the garbage collector. Bounded: a body that
+ * does not arrive within 5 seconds is abandoned.
+ */
+const discard = (response: HttpClientResponse.HttpClientResponse): Effect.Effect<void> =>
+  response.arrayBuffer.pipe(
+    Effect.timeout("5 seconds"),
+    Effect.ignore,
+    Effect.forkDaemon,
+    Effect.asVoid
+  )
+
+/**
+ * One request: with the token, and once more with a fresh token after a 401.
+ */
+const send = <E, R, E2>(
+  client: HttpClient.HttpClient.With<E, R>,
+  tokens: TokenService.Service,
+  request: HttpClientRequest.HttpClientRequest,
+  onTokenError: (error: TokenError.HttpError, request: HttpClientRequest.HttpClientRequest) => E2
+): Effect.Effect<HttpClientResponse.HttpClientResponse, E | E2, R> => {
+  const token = Effect.mapError(tokens.get, (error) => onTokenError(error, request))
+  return Effect.flatMap(token, (sent) =>
+    Effect.flatMap(client.execute(withToken(request, sent)), (response) => {
+      if (response.status !== 401 || !isReplayable(request)) return Effect.succeed(response)
+      return discard(response).pipe(
+        Effect.zipRight(tokens.invalidate(sent)),
+        Effect.zipRight(token),
+        Effect.flatMap((fresh) => client.execute(withToken(request, fresh)))
+      )
+    }))
+}
+
+/**
+ * Wraps an `HttpClient` so that every request carries a token of a `TokenService`, and a 401 is retried
+ * once with a fresh token. Given only the client, it uses the `TokenService` in context; given a service
+ * too, it is a plain function, so one program can call two APIs with two token services.
+ *
+ * Failing to get a token fails the request with the token service's `HttpError`.
+ *
+ * @example
+ * ```ts
+ * import { HttpClient } from "@effect/platform"
+ * import { Effect } from "effect"
+ * import { TokenHttpClient } from "tokenlayer"
+ *
+ * const contracts = Effect.gen(function*() {
+ *   const api = yield* TokenHttpClient.authorize(yield* HttpClient.HttpClient)
+ *   const response = yield* api.get("https://api.example.com/contracts")
+ *   return yield* response.json
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const authorize: {
+  <E, R>(
+    client: HttpClient.HttpClient.With<E, R>
+  ): Effect.Effect<HttpClient.HttpClient.With<E | TokenError.HttpError, R>, never, TokenService.TokenService>
+  <E, R>(
+    client: HttpClient.HttpClient.With<E, R>,
+    tokens: TokenService.Service
+  ): HttpClient.HttpClient.With<E | TokenError.HttpError, R>
+} = (<E, R>(client: HttpClient.HttpClient.With<E, R>, tokens?: TokenService.Service) => {
+  const wrap = (service: TokenService.Service): HttpClient.HttpClient.With<E | TokenError.HttpError, R> =>
+    HttpClient.makeWith<never, never, E | TokenError.HttpError, R>(
+      (request) => Effect.flatMap(request, (request) => send(client, service, request, (error) => error)),
+      Effect.succeed
+    )
+  return tokens === undefined ? Effect.map(TokenService.TokenService, wrap) : wrap(tokens)
+}) as never
+
+/**
+ * The authorized client as an ordinary `HttpClient`, for code that asks for `HttpClient.HttpClient`.
+ * A token that cannot be had fails the request with a `RequestError` (reason `Transport`) whose `cause`
+ * is the token service's `HttpError`: read it with {@link tokenError}.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: Effect.Effect<HttpClient.HttpClient, never, HttpClient.HttpClient | TokenService.TokenService> =
+  Effect.gen(function*() {
+    const client = yield* HttpClient.HttpClient
+    const tokens = yield* TokenService.TokenService
+    return HttpClient.makeWith<never, never, HttpClientError.HttpClientError, never>(
+      (request) =>
+        Effect.flatMap(
+          request,
+          (request) =>
+            send(client, tokens, request, (error, request) =>
+              new HttpClientError.RequestError({
+                request,
+                reason: "Transport",
+                cause: error,
+                description: `no access token: ${error.message}`
+              }))
+        ),
+      Effect.succeed
+    )
+  })
+
+/**
+ * Replaces the `HttpClient` in context with one that authorizes every request with the `TokenService`'s
+ * token and retries a 401 once. Provide the `TokenService` layer (whose grant uses the plain client) and
+ * the plain client below it.
+ *
+ * @example
+ * ```ts
+ * import { HttpClient } from "@effect/platform"
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import { Effect, Layer, Redacted } from "effect"
+ * import { Grant, RefreshPolicy, RetryPolicy, TokenHttpClient, TokenService, TokenStore } from "tokenlayer"
+ *
+ * const TokenLive = TokenService.layer().pipe(
+ *   Layer.provide(Grant.clientCredentials({
+ *     tokenUrl: "https://auth.example.com/oauth2/token",
+ *     clientId: "my-client",
+ *     clientSecret: Redacted.make("my-secret")
+ *   })),
+ *   Layer.provide([RefreshPolicy.fixed("5 minutes"), RetryPolicy.layerDefault, TokenStore.layerMemory])
+ * )
+ * const ApiClientLive = TokenHttpClient.layer.pipe(
+ *   Layer.provide(TokenLive),
+ *   Layer.provide(NodeHttpClient.layerUndici)
+ * )
+ *
+ * const program = Effect.gen(function*() {
+ *   const http = yield* HttpClient.HttpClient
+ *   const response = yield* http.get("https://api.example.com/contracts")
+ *   return yield* response.json
+ * })
+ * Effect.runPromise(program.pipe(Effect.provide(ApiClientLive)))
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<HttpClient.HttpClient, never, HttpClient.HttpClient | TokenService.TokenService> = Layer
+  .effect(HttpClient.HttpClient, make)
+
+/**
+ * The token service's error behind a request that failed for want of a token, from a client built by
+ * {@link make} or {@link layer}.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const tokenError = (error: HttpClientError.HttpClientError): TokenError.HttpError | undefined =>
+  error._tag === "RequestError" && error.cause instanceof TokenError.HttpError ? error.cause : undefined

@@ -1,0 +1,132 @@
+/**
+ * The Promise bridge: a `TokenService` for code outside Effect (axios interceptors, `fetch` wrappers,
+ * the callers of seeds 000 and 001), on a `ManagedRuntime`.
+ *
+ * `getToken()` is the token manager the vendors' guides ask their customers to write: concurrent calls
+ * share one token request, a valid token costs no request, renewal, retries and the refresh margin are
+ * the service's. `fetch()` is `fetch` with the token added and one retry after a 401, as
+ * `TokenHttpClient` does for Effect programs.
+ *
+ * @since 0.1.0
+ */
+import * as Cause from "effect/Cause"
+import * as DateTime from "effect/DateTime"
+import type * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type * as Layer from "effect/Layer"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Redacted from "effect/Redacted"
+import * as Token from "./Token.js"
+import type * as TokenError from "./TokenError.js"
+import * as TokenService from "./TokenService.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface TokenManager<E = never> {
+  /**
+   * A valid access token, fetched when needed. Rejects with the token service's `HttpError` (an `Error`
+   * with `_tag: "HttpError"`) when no token can be had.
+   */
+  readonly getToken: () => Promise<string>
+  /** The value of an `Authorization` header for a valid token: `Bearer <token>`. */
+  readonly authorizationHeader: () => Promise<string>
+  /**
+   * Forgets the cached token (given a token, the one an API rejected, only if it is still the current
+   * one), so that the next call fetches a new one.
+   */
+  readonly invalidate: (rejected?: string) => Promise<void>
+  /**
+   * `fetch` with `Authorization` set to a valid token. On a 401 the token it carried is invalidated and
+   * the request is sent once more with a fresh token; a second 401 is returned. A request whose body is
+   * a stream is not retried. Network errors reject as `fetch`'s do.
+   */
+  readonly fetch: (input: string | URL | Request, init?: RequestInit) => Promise<Response>
+  /** Stops the service and releases what its layer holds (connections, timers). Idempotent. */
+  readonly dispose: () => Promise<void>
+  /** The runtime underneath, for running Effect code against the same token service. */
+  readonly runtime: ManagedRuntime.ManagedRuntime<TokenService.TokenService, E>
+}
+
+/** Runs an effect and settles with its value or its own error (not a `FiberFailure` wrapping it). */
+const runner =
+  <R, ER>(runtime: ManagedRuntime.ManagedRuntime<R, ER>) => <A, E>(effect: Effect.Effect<A, E, R>): Promise<A> =>
+    runtime.runPromiseExit(effect).then((exit) => {
+      if (Exit.isSuccess(exit)) return exit.value
+      throw Cause.squash(exit.cause)
+    })
+
+/** A body `fetch` reads as it sends, so that it cannot be sent twice. */
+const isStreamBody = (body: RequestInit["body"]): boolean =>
+  body instanceof ReadableStream ||
+  (typeof body === "object" && body !== null && Symbol.asyncIterator in body)
+
+const withAuthorization = (request: Request, token: Token.Token): Request => {
+  const headers = new Headers(request.headers)
+  headers.set("authorization", Token.authorizationHeader(token))
+  return new Request(request, { headers })
+}
+
+/** A token standing for a raw access token, to compare with the cached one. */
+const rejectedToken = (accessToken: string): Token.Token =>
+  Token.make({ accessToken: Redacted.make(accessToken), tokenType: "Bearer", issuedAt: DateTime.unsafeMake(0) })
+
+/**
+ * A token manager for non-Effect code, running the given `TokenService` layer. The layer is built on the
+ * first call; call `dispose()` when done.
+ *
+ * @example
+ * ```ts
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import { Layer, Redacted } from "effect"
+ * import { Grant, RefreshPolicy, RetryPolicy, TokenManager, TokenService, TokenStore } from "tokenlayer"
+ *
+ * const tokens = TokenManager.make(
+ *   TokenService.layer().pipe(
+ *     Layer.provide(Grant.clientCredentials({
+ *       tokenUrl: "https://auth.example.com/oauth2/token",
+ *       clientId: "my-client",
+ *       clientSecret: Redacted.make(process.env.CLIENT_SECRET ?? "")
+ *     })),
+ *     Layer.provide([RefreshPolicy.fixed("5 minutes"), RetryPolicy.layerDefault, TokenStore.layerMemory]),
+ *     Layer.provide(NodeHttpClient.layerUndici)
+ *   )
+ * )
+ *
+ * const response = await tokens.fetch("https://api.example.com/contracts")
+ * console.log(response.status)
+ * await tokens.dispose()
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <E>(layer: Layer.Layer<TokenService.TokenService, E>): TokenManager<E> => {
+  const runtime = ManagedRuntime.make(layer)
+  const run = runner(runtime)
+  const get: Effect.Effect<Token.Token, TokenError.HttpError | E, TokenService.TokenService> = TokenService.get
+  const getToken = () => run(get).then((token) => Redacted.value(token.accessToken))
+
+  const fetchWithToken = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    const request = new Request(input, init)
+    const retryable = init === undefined || !isStreamBody(init.body)
+    const sent = await run(get)
+    const response = await globalThis.fetch(withAuthorization(retryable ? request.clone() : request, sent))
+    if (response.status !== 401 || !retryable) return response
+    await response.body?.cancel().catch(() => undefined)
+    await run(TokenService.invalidate(sent))
+    const fresh = await run(get)
+    return globalThis.fetch(withAuthorization(request, fresh))
+  }
+
+  return {
+    getToken,
+    authorizationHeader: () => run(get).then(Token.authorizationHeader),
+    invalidate: (rejected) =>
+      run(TokenService.invalidate(rejected === undefined ? undefined : rejectedToken(rejected))),
+    fetch: fetchWithToken,
+    dispose: () => runtime.dispose(),
+    runtime
+  }
+}
