@@ -1,0 +1,418 @@
+/**
+ * An embedded OAuth 2.0 authorization server and protected API, served over real HTTP on a free port of
+ * 127.0.0.1 by `NodeHttpServer`, for integration tests.
+ *
+ * - `POST /token`: the client credentials grant (RFC 6749 §4.4) for clients registered with
+ *   `client_secret_basic` or `client_secret_post`, RFC 6749 §5.2 errors, optional scopes, a lifetime per
+ *   client, opaque random tokens.
+ * - `/api/*`: a protected resource that answers 200 for a valid Bearer token and 401 with an RFC 6750
+ *   `WWW-Authenticate` challenge for a missing, unknown, expired or revoked one.
+ * - `POST /revoke`: RFC 7009 token revocation; `revoke` and `revokeClient` do the same from the test.
+ * - `/.well-known/oauth-authorization-server` (and `/.well-known/openid-configuration`): an RFC 8414
+ *   discovery document listing what the server supports.
+ * - Fault injection on `/token` (error statuses, `Retry-After`, hangs, connection resets, malformed
+ *   bodies, `expires_in` variants, latency), and counters of what it answered.
+ *
+ * Time is the `Clock` of the context the layer is built in: build it inside an `it.effect` test and
+ * `TestClock` decides when tokens expire and how long injected latency lasts.
+ *
+ * @example
+ * ```ts
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import { assert, it } from "@effect/vitest"
+ * import { Effect, Layer, Redacted } from "effect"
+ * import { Grant, RefreshPolicy, RetryPolicy, TokenService, TokenStore } from "tokenlayer"
+ * import { AuthServer } from "tokenlayer/testing"
+ *
+ * const Server = AuthServer.layer({ clients: [{ id: "app", secret: "s3cret" }] })
+ *
+ * const Tokens = Layer.unwrapEffect(Effect.map(AuthServer.AuthServer, (server) =>
+ *   TokenService.layer().pipe(
+ *     Layer.provide(Grant.clientCredentials({
+ *       tokenUrl: server.tokenUrl,
+ *       clientId: "app",
+ *       clientSecret: Redacted.make("s3cret")
+ *     })),
+ *     Layer.provide([NodeHttpClient.layerUndici, RefreshPolicy.fixed("5 minutes"), RetryPolicy.none,
+ *       TokenStore.layerMemory])
+ *   )))
+ *
+ * it.effect("asks once for a token", () =>
+ *   Effect.gen(function*() {
+ *     yield* TokenService.get
+ *     yield* TokenService.get
+ *     const stats = yield* AuthServer.stats
+ *     assert.deepStrictEqual(stats.tokenRequestsBy, { app: { issued: 1 } })
+ *   }).pipe(Effect.provide(Tokens.pipe(Layer.provideMerge(Server)))))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import type * as HttpServer from "@effect/platform/HttpServer"
+import * as Context from "effect/Context"
+import type * as DateTime from "effect/DateTime"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
+import * as http from "node:http"
+import * as internal from "./internal/authServer.js"
+
+/**
+ * How a client authenticates at the token endpoint (RFC 6749 §2.3.1).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ClientAuthMethod = "client_secret_basic" | "client_secret_post"
+
+/**
+ * A client the server knows.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ClientRegistration {
+  readonly id: string
+  readonly secret: string
+  /** How it authenticates; a request using the other method is refused (`invalid_client`). Default: basic. */
+  readonly method?: ClientAuthMethod | undefined
+  /** The lifetime of its tokens (`expires_in`, whole seconds). Default: the server's `tokenLifetime`. */
+  readonly tokenLifetime?: Duration.DurationInput | undefined
+  /**
+   * The scopes it may ask for: any other is `invalid_scope`, and a request without `scope` gets them all.
+   * Default: any scope, and none when it asks for none.
+   */
+  readonly scopes?: ReadonlyArray<string> | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  readonly clients?: ReadonlyArray<ClientRegistration> | undefined
+  /** The lifetime of tokens for clients that do not set one. Default: 1 hour. */
+  readonly tokenLifetime?: Duration.DurationInput | undefined
+}
+
+/**
+ * A fault the token endpoint injects into its answer to one request (`inject`) or to every request
+ * (`injectAlways`).
+ *
+ * - `Status`: that status, with an RFC 6749 §5.2 body when `error` is given (else an empty body), and
+ *   `Retry-After: <retryAfter>` when given.
+ * - `Hang`: never answers (until the client gives up, or the server's scope closes).
+ * - `Reset`: destroys the connection without answering.
+ * - `MalformedJson`: 200 with a truncated JSON body. `Html`: 200 with a `text/html` page.
+ * - `ExpiresInMissing`, `ExpiresInString` (`expires_in` as a string: `value`, by default the lifetime),
+ *   `ExpiresIn` (that many seconds, also what the server itself holds the token to) and `Latency` (the
+ *   normal answer after that long, by the Clock) change a normal answer: a request that fails on its own
+ *   still fails.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Fault =
+  | {
+    readonly _tag: "Status"
+    readonly status: number
+    readonly error?: string | undefined
+    readonly description?: string | undefined
+    readonly retryAfter?: number | undefined
+  }
+  | { readonly _tag: "Hang" }
+  | { readonly _tag: "Reset" }
+  | { readonly _tag: "MalformedJson" }
+  | { readonly _tag: "Html" }
+  | { readonly _tag: "ExpiresInMissing" }
+  | { readonly _tag: "ExpiresInString"; readonly value?: string | undefined }
+  | { readonly _tag: "ExpiresIn"; readonly seconds: number }
+  | { readonly _tag: "Latency"; readonly duration: Duration.DurationInput }
+
+/**
+ * Constructors of faults.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { AuthServer } from "tokenlayer/testing"
+ *
+ * const program = AuthServer.inject(
+ *   AuthServer.Fault.status(503),
+ *   AuthServer.Fault.tooManyRequests(30),
+ *   AuthServer.Fault.status(400, { error: "invalid_grant" }),
+ *   AuthServer.Fault.reset,
+ *   AuthServer.Fault.expiresIn(0)
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const Fault = {
+  /** That status; an RFC 6749 body when `error` is given; `Retry-After` (seconds) when `retryAfter` is. */
+  status: (
+    status: number,
+    options: { readonly error?: string; readonly description?: string; readonly retryAfter?: number } = {}
+  ): Fault => ({ _tag: "Status", status, ...options }),
+  /** 429 with `Retry-After: <seconds>`. */
+  tooManyRequests: (retryAfterSeconds: number): Fault => ({
+    _tag: "Status",
+    status: 429,
+    retryAfter: retryAfterSeconds
+  }),
+  /** Never answers. */
+  hang: { _tag: "Hang" } as Fault,
+  /** Destroys the connection. */
+  reset: { _tag: "Reset" } as Fault,
+  /** 200 with a truncated JSON body. */
+  malformedJson: { _tag: "MalformedJson" } as Fault,
+  /** 200 with an HTML page. */
+  html: { _tag: "Html" } as Fault,
+  /** A token response without `expires_in`. */
+  expiresInMissing: { _tag: "ExpiresInMissing" } as Fault,
+  /** A token response whose `expires_in` is a string: `value`, by default the lifetime in seconds. */
+  expiresInString: (value?: string): Fault => ({ _tag: "ExpiresInString", value }),
+  /** A token that lives `seconds` (0: already due), as the server sees it too. */
+  expiresIn: (seconds: number): Fault => ({ _tag: "ExpiresIn", seconds }),
+  /** The normal answer after `duration`, by the Clock. */
+  latency: (duration: Duration.DurationInput): Fault => ({ _tag: "Latency", duration })
+} as const
+
+/**
+ * Why the API answered 401: no Bearer token, a token the server never issued, an expired token, a revoked
+ * one, or `setApiAlwaysUnauthorized(true)`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type UnauthorizedReason = "missing" | "unknown" | "expired" | "revoked" | "forced"
+
+/**
+ * What the server has answered since it started (or since `resetStats`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Stats {
+  /** Token requests received (counted on arrival, hung ones too). */
+  readonly tokenRequests: number
+  /**
+   * Token requests by client id (as the request claimed it; `-` when it named none) and outcome: `issued`,
+   * the RFC 6749 error code (`invalid_client`, ...), or the `_tag` of the fault that replaced the answer
+   * (`Status`, `Hang`, `Reset`, `MalformedJson`, `Html`).
+   */
+  readonly tokenRequestsBy: Readonly<Record<string, Readonly<Record<string, number>>>>
+  /** Requests to `/api/*`. */
+  readonly apiRequests: number
+  readonly apiByStatus: Readonly<Record<number, number>>
+  readonly unauthorizedBy: Readonly<Record<UnauthorizedReason, number>>
+  /** Requests to `/revoke`. */
+  readonly revocationRequests: number
+}
+
+/**
+ * An access token the server issued.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface IssuedToken {
+  readonly accessToken: Redacted.Redacted<string>
+  readonly clientId: string
+  readonly grantType: string
+  /** The scope granted; empty when none. */
+  readonly scope: ReadonlyArray<string>
+  readonly issuedAt: DateTime.Utc
+  readonly expiresAt: DateTime.Utc
+  /** Whether it was revoked when `tokens` was read. */
+  readonly revoked: boolean
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Service {
+  /** `http://127.0.0.1:<port>` */
+  readonly url: string
+  /** The issuer in the discovery document: the same as `url`. */
+  readonly issuer: string
+  /** `${url}/token` */
+  readonly tokenUrl: string
+  /** `${url}/revoke` */
+  readonly revocationUrl: string
+  /** `${url}/.well-known/oauth-authorization-server` */
+  readonly discoveryUrl: string
+  /** `${url}/api/<path>` (a leading `/` in `path` is dropped). */
+  readonly apiUrl: (path?: string) => string
+  /** Adds a client, or replaces the one with the same id. */
+  readonly register: (client: ClientRegistration) => Effect.Effect<void>
+  /** Queues faults: each is consumed by one token request, in order. */
+  readonly inject: (...faults: ReadonlyArray<Fault>) => Effect.Effect<void>
+  /** A fault for every token request (after the queued ones) until cleared with `undefined`. */
+  readonly injectAlways: (fault: Fault | undefined) => Effect.Effect<void>
+  /** While on, the API answers every request with 401 (`forced`). */
+  readonly setApiAlwaysUnauthorized: (on: boolean) => Effect.Effect<void>
+  /** Revokes an access token. `true` when it was issued here and not revoked yet. */
+  readonly revoke: (accessToken: string | Redacted.Redacted<string>) => Effect.Effect<boolean>
+  /** Revokes every token of a client; how many were not revoked yet. */
+  readonly revokeClient: (clientId: string) => Effect.Effect<number>
+  readonly stats: Effect.Effect<Stats>
+  /** Every token issued, oldest first. */
+  readonly tokens: Effect.Effect<ReadonlyArray<IssuedToken>>
+  /** Sets the counters back to zero (tokens, clients and faults stay). */
+  readonly resetStats: Effect.Effect<void>
+}
+
+/**
+ * The embedded authorization server.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class AuthServer extends Context.Tag("tokenlayer/testing/AuthServer")<AuthServer, Service>() {}
+
+/**
+ * Serves the authorization server on the `HttpServer` in context, until the scope closes. Time is the
+ * `Clock` of the context it runs in. Resets and the clean shutdown of hung requests need a Node server
+ * (`NodeHttpServer`).
+ *
+ * @example
+ * ```ts
+ * import { NodeHttpServer } from "@effect/platform-node"
+ * import { Effect } from "effect"
+ * import * as http from "node:http"
+ * import { AuthServer } from "tokenlayer/testing"
+ *
+ * const program = Effect.gen(function*() {
+ *   const server = yield* AuthServer.make({ clients: [{ id: "app", secret: "s3cret" }] })
+ *   console.log(server.tokenUrl)
+ * }).pipe(
+ *   Effect.scoped,
+ *   Effect.provide(NodeHttpServer.layer(() => http.createServer(), { port: 0, host: "127.0.0.1" }))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: (options?: Options) => Effect.Effect<Service, never, HttpServer.HttpServer | Scope.Scope> =
+  internal.make
+
+/**
+ * The authorization server on a free port of 127.0.0.1, for the lifetime of the layer. Failing to listen
+ * is a defect.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { AuthServer } from "tokenlayer/testing"
+ *
+ * const Server = AuthServer.layer({
+ *   clients: [
+ *     { id: "basic-app", secret: "s3cret" },
+ *     { id: "post-app", secret: "s3cret", method: "client_secret_post", tokenLifetime: "5 minutes" },
+ *     { id: "scoped-app", secret: "s3cret", scopes: ["read", "write"] }
+ *   ],
+ *   tokenLifetime: "1 hour"
+ * })
+ *
+ * const program = Effect.gen(function*() {
+ *   const server = yield* AuthServer.AuthServer
+ *   console.log(server.tokenUrl, server.apiUrl("things"))
+ * }).pipe(Effect.provide(Server))
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: Options = {}): Layer.Layer<AuthServer> =>
+  Layer.scoped(AuthServer, make(options)).pipe(
+    Layer.provide(NodeHttpServer.layer(() => http.createServer(), { port: 0, host: "127.0.0.1" })),
+    Layer.orDie
+  )
+
+/**
+ * The counters of the server in context.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const stats: Effect.Effect<Stats, never, AuthServer> = Effect.flatMap(AuthServer, (s) => s.stats)
+
+/**
+ * The tokens the server in context issued, oldest first.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const tokens: Effect.Effect<ReadonlyArray<IssuedToken>, never, AuthServer> = Effect.flatMap(
+  AuthServer,
+  (s) => s.tokens
+)
+
+/**
+ * Sets the counters of the server in context back to zero.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const resetStats: Effect.Effect<void, never, AuthServer> = Effect.flatMap(AuthServer, (s) => s.resetStats)
+
+/**
+ * Registers a client with the server in context.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const register = (client: ClientRegistration): Effect.Effect<void, never, AuthServer> =>
+  Effect.flatMap(AuthServer, (s) => s.register(client))
+
+/**
+ * Queues faults on the server in context, one per token request.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const inject = (...faults: ReadonlyArray<Fault>): Effect.Effect<void, never, AuthServer> =>
+  Effect.flatMap(AuthServer, (s) => s.inject(...faults))
+
+/**
+ * Sets (or, with `undefined`, clears) a fault for every token request of the server in context.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const injectAlways = (fault: Fault | undefined): Effect.Effect<void, never, AuthServer> =>
+  Effect.flatMap(AuthServer, (s) => s.injectAlways(fault))
+
+/**
+ * Makes the API of the server in context answer 401 to everything, or stop doing so.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const setApiAlwaysUnauthorized = (on: boolean): Effect.Effect<void, never, AuthServer> =>
+  Effect.flatMap(AuthServer, (s) => s.setApiAlwaysUnauthorized(on))
+
+/**
+ * Revokes an access token at the server in context.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const revoke = (accessToken: string | Redacted.Redacted<string>): Effect.Effect<boolean, never, AuthServer> =>
+  Effect.flatMap(AuthServer, (s) => s.revoke(accessToken))
+
+/**
+ * Revokes every token of a client at the server in context.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const revokeClient = (clientId: string): Effect.Effect<number, never, AuthServer> =>
+  Effect.flatMap(AuthServer, (s) => s.revokeClient(clientId))

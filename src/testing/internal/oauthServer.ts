@@ -1,0 +1,374 @@
+/**
+ * The OAuth 2.0 protocol pieces of the embedded `AuthServer`, kept apart from its HTTP plumbing so that
+ * later grants and client authentication methods are one table entry each:
+ *
+ * - `clientAuthMethods`: how a client proves who it is at the token and revocation endpoints
+ *   (RFC 6749 §2.3);
+ * - `grantHandlers`: what the token endpoint does for each `grant_type` (RFC 6749 §4, §5);
+ * - `OAuthError`: an RFC 6749 §5.2 error answer.
+ *
+ * The discovery document lists what these tables hold.
+ *
+ * @internal
+ */
+import * as Data from "effect/Data"
+import type * as DateTime from "effect/DateTime"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as crypto from "node:crypto"
+
+/** @internal */
+export const realm = "tokenlayer"
+
+/**
+ * An RFC 6749 §5.2 error answer: status, `error` code, `error_description`, and extra headers
+ * (`WWW-Authenticate` for `invalid_client`).
+ *
+ * @internal
+ */
+export class OAuthError extends Data.TaggedError("OAuthError")<{
+  readonly status: number
+  readonly error: string
+  readonly description: string
+  readonly headers?: Readonly<Record<string, string>>
+}> {}
+
+/** @internal */
+export const invalidRequest = (description: string): OAuthError =>
+  new OAuthError({ status: 400, error: "invalid_request", description })
+
+const basicChallenge = { "www-authenticate": `Basic realm="${realm}"` } as const
+
+/** `invalid_client`, 401; with a Basic challenge when HTTP Basic was expected or attempted (RFC 6749 §5.2). */
+const invalidClient = (description: string, challenge: boolean): OAuthError =>
+  new OAuthError({
+    status: 401,
+    error: "invalid_client",
+    description,
+    ...(challenge ? { headers: basicChallenge } : {})
+  })
+
+/**
+ * A token or revocation request as the protocol sees it: lower-case headers and the parsed form body.
+ *
+ * @internal
+ */
+export interface EndpointRequest {
+  readonly headers: Readonly<Record<string, string | undefined>>
+  readonly form: URLSearchParams
+}
+
+/**
+ * A registered client, with its defaults resolved.
+ *
+ * @internal
+ */
+export interface Client {
+  readonly id: string
+  readonly secret: string
+  readonly method: string
+  readonly tokenLifetime: Duration.Duration
+  /** The scopes it may ask for; `undefined` when it may ask for any. */
+  readonly scopes: ReadonlyArray<string> | undefined
+}
+
+/**
+ * An access token the server issued. `revoked` changes when it is revoked.
+ *
+ * @internal
+ */
+export interface TokenRecord {
+  readonly value: string
+  readonly clientId: string
+  readonly grantType: string
+  readonly scope: ReadonlyArray<string>
+  readonly issuedAt: DateTime.Utc
+  readonly expiresAt: DateTime.Utc
+  revoked: boolean
+}
+
+/** A single form parameter, refusing repeats (RFC 6749 §3.2: parameters MUST NOT be included more than once). */
+export const param = (form: URLSearchParams, name: string): Either.Either<string | undefined, OAuthError> => {
+  const values = form.getAll(name)
+  if (values.length > 1) return Either.left(invalidRequest(`the ${name} parameter is repeated`))
+  return Either.right(values[0])
+}
+
+// -----------------------------------------------------------------------------
+// client authentication
+// -----------------------------------------------------------------------------
+
+/**
+ * A client authentication method. `claim` says which client the request claims to be when it uses
+ * this method (`undefined` when it does not use it), `verify` checks the proof.
+ *
+ * @internal
+ */
+export interface ClientAuthMethod {
+  /** The RFC 7591 `token_endpoint_auth_method` name. */
+  readonly name: string
+  /** A `WWW-Authenticate` challenge is sent when this method was expected or attempted. */
+  readonly challenge: boolean
+  readonly claim: (request: EndpointRequest) => Either.Either<string | undefined, OAuthError>
+  readonly verify: (request: EndpointRequest, client: Client) => boolean
+}
+
+/** RFC 6749 Appendix B decoding of one value: `+` is a space, then percent-decoding. */
+const formDecode = (value: string): string | undefined => {
+  try {
+    return decodeURIComponent(value.replace(/\+/g, " "))
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The client id and secret of an HTTP Basic `Authorization` header, decoded as RFC 6749 §2.3.1 says:
+ * base64, split at the first `:`, each half form-url-decoded. `undefined` when there is no Basic header;
+ * an error when there is one that cannot be decoded.
+ *
+ * @internal
+ */
+export const basicCredentials = (
+  authorization: string | undefined
+): Either.Either<readonly [string, string] | undefined, OAuthError> => {
+  const match = /^basic(?: +(.*))?$/i.exec((authorization ?? "").trim())
+  if (match === null) return Either.right(undefined)
+  const encoded = (match[1] ?? "").trim()
+  const malformed = () => Either.left(invalidClient("malformed HTTP Basic credentials", true))
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(encoded)) return malformed()
+  const decoded = Buffer.from(encoded, "base64").toString("utf8")
+  const colon = decoded.indexOf(":")
+  if (colon < 0) return malformed()
+  const id = formDecode(decoded.slice(0, colon))
+  const secret = formDecode(decoded.slice(colon + 1))
+  if (id === undefined || secret === undefined || id === "") return malformed()
+  return Either.right([id, secret] as const)
+}
+
+const digest = (value: string): Buffer => crypto.createHash("sha256").update(value, "utf8").digest()
+
+/** Compares secrets in constant time (over their digests, so lengths do not show either). */
+const sameSecret = (given: string, expected: string): boolean => crypto.timingSafeEqual(digest(given), digest(expected))
+
+const clientSecretBasic: ClientAuthMethod = {
+  name: "client_secret_basic",
+  challenge: true,
+  claim: (request) => Either.map(basicCredentials(request.headers["authorization"]), (c) => c?.[0]),
+  verify: (request, client) => {
+    const credentials = basicCredentials(request.headers["authorization"])
+    return Either.isRight(credentials) && credentials.right !== undefined &&
+      sameSecret(credentials.right[1], client.secret)
+  }
+}
+
+const clientSecretPost: ClientAuthMethod = {
+  name: "client_secret_post",
+  challenge: false,
+  claim: (request) =>
+    Either.flatMap(param(request.form, "client_secret"), (secret) => {
+      if (secret === undefined) return Either.right(undefined)
+      return Either.flatMap(param(request.form, "client_id"), (id) =>
+        id === undefined || id === ""
+          ? Either.left(invalidRequest("client_secret without client_id"))
+          : Either.right(id))
+    }),
+  verify: (request, client) => {
+    const secret = request.form.get("client_secret")
+    return secret !== null && sameSecret(secret, client.secret)
+  }
+}
+
+/**
+ * The client authentication methods the server understands, by name. Add one here and it is accepted at
+ * the token and revocation endpoints and listed in the discovery document.
+ *
+ * @internal
+ */
+export const clientAuthMethods: ReadonlyArray<ClientAuthMethod> = [clientSecretBasic, clientSecretPost]
+
+const methodNamed = (name: string): ClientAuthMethod | undefined => clientAuthMethods.find((m) => m.name === name)
+
+/**
+ * The client id a request claims, for counters: from whichever method it uses, else its `client_id`
+ * parameter. Never fails.
+ *
+ * @internal
+ */
+export const claimedClientId = (request: EndpointRequest): string | undefined => {
+  for (const method of clientAuthMethods) {
+    const claim = method.claim(request)
+    if (Either.isRight(claim) && claim.right !== undefined) return claim.right
+  }
+  return request.form.get("client_id") ?? undefined
+}
+
+/**
+ * Authenticates the client of a request (RFC 6749 §2.3): exactly one method, a registered client, the
+ * method it registered for, and the right secret. Every refusal is `invalid_client` (401), with a Basic
+ * challenge when HTTP Basic was expected or attempted.
+ *
+ * @internal
+ */
+export const authenticateClient = (
+  request: EndpointRequest,
+  lookup: (clientId: string) => Client | undefined
+): Effect.Effect<Client, OAuthError> =>
+  Effect.suspend(() => {
+    const claims: Array<readonly [ClientAuthMethod, string]> = []
+    for (const method of clientAuthMethods) {
+      const claim = method.claim(request)
+      if (Either.isLeft(claim)) return Effect.fail(claim.left)
+      if (claim.right !== undefined) claims.push([method, claim.right])
+    }
+    if (claims.length > 1) {
+      return Effect.fail(
+        invalidRequest(`more than one client authentication method: ${claims.map(([m]) => m.name).join(", ")}`)
+      )
+    }
+    const bodyId = param(request.form, "client_id")
+    if (Either.isLeft(bodyId)) return Effect.fail(bodyId.left)
+
+    if (claims.length === 0) {
+      const id = bodyId.right
+      if (id === undefined || id === "") return Effect.fail(invalidClient("client authentication required", true))
+      const client = lookup(id)
+      if (client === undefined) return Effect.fail(invalidClient(`unknown client ${id}`, true))
+      return Effect.fail(
+        invalidClient(
+          `client ${id} must authenticate with ${client.method}`,
+          methodNamed(client.method)?.challenge ?? false
+        )
+      )
+    }
+
+    const [method, id] = claims[0]!
+    const client = lookup(id)
+    if (client === undefined) return Effect.fail(invalidClient(`unknown client ${id}`, method.challenge))
+    const expected = methodNamed(client.method)
+    if (client.method !== method.name) {
+      return Effect.fail(
+        invalidClient(
+          `client ${id} is registered for ${client.method}, not ${method.name}`,
+          method.challenge || (expected?.challenge ?? false)
+        )
+      )
+    }
+    if (!method.verify(request, client)) {
+      return Effect.fail(invalidClient(`client ${id} failed to authenticate`, method.challenge))
+    }
+    if (bodyId.right !== undefined && bodyId.right !== id) {
+      return Effect.fail(invalidRequest("client_id does not match the authenticated client"))
+    }
+    return Effect.succeed(client)
+  })
+
+// -----------------------------------------------------------------------------
+// scopes
+// -----------------------------------------------------------------------------
+
+/** RFC 6749 §3.3: `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`. */
+const scopeToken = /^[\x21\x23-\x5B\x5D-\x7E]+$/
+
+/**
+ * The scope granted for a requested `scope` parameter: what was asked (duplicates removed), else every
+ * scope the client registered. A client with registered scopes gets `invalid_scope` for any other.
+ *
+ * @internal
+ */
+export const grantedScope = (
+  client: Client,
+  requested: string | undefined
+): Either.Either<ReadonlyArray<string>, OAuthError> => {
+  const asked = (requested ?? "").split(" ").filter((s) => s !== "")
+  const invalid = asked.find((s) => !scopeToken.test(s))
+  if (invalid !== undefined) {
+    return Either.left(new OAuthError({ status: 400, error: "invalid_scope", description: "malformed scope" }))
+  }
+  if (asked.length === 0) return Either.right(client.scopes ?? [])
+  if (client.scopes !== undefined) {
+    const unknown = asked.filter((s) => !client.scopes!.includes(s))
+    if (unknown.length > 0) {
+      return Either.left(
+        new OAuthError({
+          status: 400,
+          error: "invalid_scope",
+          description: `client ${client.id} may not ask for ${unknown.join(" ")}`
+        })
+      )
+    }
+  }
+  return Either.right([...new Set(asked)])
+}
+
+// -----------------------------------------------------------------------------
+// grants
+// -----------------------------------------------------------------------------
+
+/**
+ * What a grant handler gets: the request, the client authentication it may ask for, and a way to issue a
+ * token (the server records it, applies the lifetime and the injected `expires_in` override).
+ *
+ * @internal
+ */
+export interface GrantContext {
+  readonly request: EndpointRequest
+  readonly authenticateClient: Effect.Effect<Client, OAuthError>
+  readonly issue: (grant: {
+    readonly client: Client
+    readonly grantType: string
+    readonly scope: ReadonlyArray<string>
+  }) => Effect.Effect<TokenRecord>
+}
+
+/**
+ * An issued token and the extra response fields the grant adds (a refresh token, say).
+ *
+ * @internal
+ */
+export interface GrantResult {
+  readonly token: TokenRecord
+  readonly extra?: Readonly<Record<string, unknown>>
+}
+
+/**
+ * What the token endpoint does for one `grant_type`.
+ *
+ * @internal
+ */
+export interface GrantHandler {
+  readonly grantType: string
+  readonly handle: (context: GrantContext) => Effect.Effect<GrantResult, OAuthError>
+}
+
+/** RFC 6749 §4.4: client credentials. */
+const clientCredentials: GrantHandler = {
+  grantType: "client_credentials",
+  handle: (context) =>
+    Effect.gen(function*() {
+      const client = yield* context.authenticateClient
+      const scope = yield* Either.flatMap(param(context.request.form, "scope"), (s) => grantedScope(client, s))
+      const token = yield* context.issue({ client, grantType: "client_credentials", scope })
+      return { token }
+    })
+}
+
+/**
+ * The grants the token endpoint understands, by `grant_type`. Add one here and it is served and listed in
+ * the discovery document.
+ *
+ * @internal
+ */
+export const grantHandlers: ReadonlyArray<GrantHandler> = [clientCredentials]
+
+/** @internal */
+export const grantHandler = (grantType: string): GrantHandler | undefined =>
+  grantHandlers.find((g) => g.grantType === grantType)
+
+/**
+ * A new opaque access token: 32 random bytes, base64url.
+ *
+ * @internal
+ */
+export const randomToken = (): string => crypto.randomBytes(32).toString("base64url")
