@@ -1,0 +1,4 @@
+import { TokenStore } from "tokenlayer"
+import { storeSuite } from "./support/storeSuite.js"
+
+storeSuite("TokenStore.layerMemory", TokenStore.layerMemory)
