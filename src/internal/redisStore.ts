@@ -1,0 +1,347 @@
+/**
+ * The Redis token store: values, TTLs, the lease, the connection and its failures.
+ *
+ * @internal
+ */
+import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Redacted from "effect/Redacted"
+import * as Runtime from "effect/Runtime"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
+import type { RedisOptions } from "ioredis"
+import { Redis } from "ioredis"
+import { randomUUID } from "node:crypto"
+import { hostname } from "node:os"
+import * as Token from "../Token.js"
+import * as TokenError from "../TokenError.js"
+import type * as TokenStore from "../TokenStore.js"
+
+/** @internal */
+export interface Options {
+  readonly url?: string | Redacted.Redacted<string> | undefined
+  readonly redisOptions?: RedisOptions | undefined
+  readonly client?: Redis | undefined
+  readonly prefix?: string | undefined
+  readonly lease?: Duration.DurationInput | undefined
+  readonly commandTimeout?: Duration.DurationInput | undefined
+  readonly ttlWithoutExpiry?: Duration.DurationInput | undefined
+}
+
+/** @internal */
+export const defaultPrefix = "tokenlayer:"
+
+/** @internal */
+export const tokenKey = (key: string, prefix: string = defaultPrefix): string => `${prefix}token:${key}`
+
+/** @internal */
+export const lockKey = (key: string, prefix: string = defaultPrefix): string => `${prefix}lock:${key}`
+
+/** The longest pause between two reconnection attempts. */
+const maxReconnectDelayMillis = 1_000
+
+/** How often a warning about the connection is logged at most, while it stays down. */
+const warnEveryMillis = 60_000
+
+/** Deletes the lease only if it is still `owner`'s. */
+const releaseScript = `if redis.call("GET", KEYS[1]) == ARGV[1] then
+  return redis.call("DEL", KEYS[1])
+end
+return 0`
+
+/** Extends the lease only if it is still `owner`'s. */
+const renewScript = `if redis.call("GET", KEYS[1]) == ARGV[1] then
+  return redis.call("PEXPIRE", KEYS[1], ARGV[2])
+end
+return 0`
+
+/**
+ * Waiting for a lease held by someone else: 10 ms, growing by half each time, at most 250 ms (`union`
+ * takes the shorter delay of the two), each delay jittered (80 % to 120 %) so that waiters spread out.
+ */
+const leaseWait = Schedule.exponential("10 millis", 1.5).pipe(
+  Schedule.union(Schedule.spaced("250 millis")),
+  Schedule.jittered
+)
+
+const toMillis = (input: Duration.DurationInput, minimum: number): number =>
+  Math.max(minimum, Math.ceil(Duration.toMillis(Duration.decode(input))))
+
+/** The password (and user) in a Redis URL or in the options, to scrub from any message. */
+const secretsOf = (url: string | undefined, options: RedisOptions | undefined): ReadonlyArray<string> => {
+  const secrets: Array<string> = []
+  if (options?.password) secrets.push(options.password)
+  if (url !== undefined) {
+    try {
+      const parsed = new URL(url)
+      if (parsed.password !== "") {
+        secrets.push(parsed.password, decodeURIComponent(parsed.password))
+      }
+    } catch {
+      // not a URL: ioredis takes it as a socket path, which carries no password
+    }
+  }
+  return secrets.filter((s) => s.length > 0)
+}
+
+/**
+ * Says what went wrong in a few words: never the error object itself (an ioredis `ReplyError` carries
+ * the command's arguments, a token among them), never a URL's credentials, never a known secret.
+ */
+const describeWith = (secrets: ReadonlyArray<string>) => (error: unknown): string => {
+  if (!(error instanceof Error)) return "unexpected error"
+  const code = (error as { readonly code?: unknown }).code
+  if (error.message === "Stream isn't writeable and enableOfflineQueue options is false") {
+    return "not connected to Redis"
+  }
+  if (error.message === "Command timed out") return "Redis did not answer in time"
+  if (error.message === "Connection is closed.") return "connection to Redis closed"
+  let text = (error.message.split("\n")[0] ?? "").replace(/\/\/[^/@\s]*@/g, "//")
+  for (const secret of secrets) text = text.split(secret).join("<redacted>")
+  if (text.length > 200) text = `${text.slice(0, 200)}...`
+  if (text === "" && typeof code === "string") return code
+  return text === "" ? error.name : text
+}
+
+/** @internal */
+export const make = (options: Options): Effect.Effect<TokenStore.Service, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const prefix = options.prefix ?? defaultPrefix
+    const leaseMillis = toMillis(options.lease ?? "10 seconds", 1)
+    const commandTimeout = Duration.millis(toMillis(options.commandTimeout ?? "2 seconds", 1))
+    const commandTimeoutMillis = Duration.toMillis(commandTimeout)
+    const ttlWithoutExpiryMillis = toMillis(options.ttlWithoutExpiry ?? "1 hour", 1)
+    const renewEvery = Duration.millis(Math.max(1, Math.floor(leaseMillis / 3)))
+    const url = options.url === undefined
+      ? undefined
+      : Redacted.isRedacted(options.url)
+      ? Redacted.value(options.url)
+      : options.url
+    const describe = describeWith(secretsOf(url, options.redisOptions))
+    const runtime = yield* Effect.runtime<never>()
+    const clock = yield* Effect.clock
+    const log = (effect: Effect.Effect<void>): void => {
+      Runtime.runFork(runtime)(Effect.catchAllCause(effect, () => Effect.void))
+    }
+
+    // -------------------------------------------------------------------------
+    // the connection
+    // -------------------------------------------------------------------------
+
+    /**
+     * Completes when the first connection attempt of a client we created has an outcome (ready, or
+     * failed): until then an operation waits (bounded), so that a program that starts and asks at once
+     * does not miss the store just because the connection was still being made. After it, an operation
+     * on a disconnected client fails at once (`enableOfflineQueue: false`).
+     */
+    const firstAttempt = yield* Deferred.make<void>()
+    /** Logs the connection's failures (at most one warning a minute) and recoveries; never throws. */
+    const watch = (client: Redis): void => {
+      let down = false
+      let lastWarning = Number.NEGATIVE_INFINITY
+      let suppressed = 0
+      const settle = () => {
+        Deferred.unsafeDone(firstAttempt, Exit.void)
+      }
+      client.on("ready", () => {
+        settle()
+        if (down) {
+          down = false
+          suppressed = 0
+          log(Effect.logInfo("Redis token store: connection restored"))
+        }
+      })
+      client.on("error", (error: unknown) => {
+        settle()
+        const reason = describe(error)
+        const now = clock.unsafeCurrentTimeMillis()
+        if (!down || now - lastWarning >= warnEveryMillis) {
+          const repeated = suppressed === 0 ? "" : ` (${suppressed} more connection errors since the last warning)`
+          down = true
+          suppressed = 0
+          lastWarning = now
+          log(
+            Effect.logWarning(
+              `Redis token store: ${reason}${repeated}; token services fetch on their own until it is back (reconnecting in the background)`
+            )
+          )
+        } else {
+          suppressed++
+          log(Effect.logDebug(`Redis token store: ${reason}`))
+        }
+      })
+      client.on("close", settle)
+      client.on("end", settle)
+    }
+
+    const redis = options.client ?? (yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        const redisOptions: RedisOptions = {
+          lazyConnect: true,
+          enableOfflineQueue: false,
+          maxRetriesPerRequest: 1,
+          commandTimeout: commandTimeoutMillis,
+          connectTimeout: Math.max(5_000, commandTimeoutMillis),
+          retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times - 1, 10), maxReconnectDelayMillis),
+          connectionName: "tokenlayer",
+          ...options.redisOptions
+        }
+        const client = url === undefined ? new Redis(redisOptions) : new Redis(url, redisOptions)
+        watch(client)
+        client.connect().catch(() => {
+          // reported through the "error" event; ioredis goes on reconnecting in the background
+        })
+        return client
+      }),
+      (client) =>
+        Effect.promise(async () => {
+          if (client.status === "ready") {
+            // bounded by ioredis's commandTimeout
+            await client.quit().catch(() => undefined)
+          }
+          client.disconnect()
+        })
+    ))
+    if (options.client !== undefined) yield* Deferred.done(firstAttempt, Exit.void)
+
+    const awaitFirstAttempt = Deferred.await(firstAttempt).pipe(
+      Effect.timeout(commandTimeout),
+      Effect.ignore
+    )
+
+    /** One Redis call: waits for the first connection attempt, bounded by the command timeout; errors mapped. */
+    const call = <A>(
+      key: string,
+      operation: TokenError.StoreError["operation"],
+      f: (redis: Redis) => Promise<A>
+    ): Effect.Effect<A, TokenError.StoreError> =>
+      Effect.zipRight(
+        awaitFirstAttempt,
+        Effect.tryPromise({
+          try: () => f(redis),
+          catch: (error) => new TokenError.StoreError({ key, operation, reason: describe(error) })
+        }).pipe(
+          Effect.timeoutFail({
+            duration: commandTimeout,
+            onTimeout: () =>
+              new TokenError.StoreError({
+                key,
+                operation,
+                reason: `Redis did not answer within ${Duration.format(commandTimeout)}`
+              })
+          })
+        )
+      )
+
+    // -------------------------------------------------------------------------
+    // tokens
+    // -------------------------------------------------------------------------
+
+    const load = (
+      key: string
+    ): Effect.Effect<Token.Token, TokenError.NotCached | TokenError.Corrupted | TokenError.StoreError> => {
+      const where = tokenKey(key, prefix)
+      return Effect.flatMap(
+        call(key, "load", (r) => r.get(where)).pipe(
+          Effect.catchIf(
+            (error) => error.reason.startsWith("WRONGTYPE"),
+            () => Effect.fail(new TokenError.Corrupted({ key, path: where, reason: "not a string value" }))
+          )
+        ),
+        (value): Effect.Effect<Token.Token, TokenError.NotCached | TokenError.Corrupted> =>
+          value === null
+            ? Effect.fail(new TokenError.NotCached({ key }))
+            : Effect.mapError(
+              Token.fromJson(value),
+              (error) => new TokenError.Corrupted({ key, path: where, reason: Token.describeParseError(error) })
+            )
+      )
+    }
+
+    const save = (key: string, token: Token.Token): Effect.Effect<void, TokenError.StoreError> =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const where = tokenKey(key, prefix)
+        const ttl = token.expiresAt === undefined
+          ? ttlWithoutExpiryMillis
+          : Math.ceil(token.expiresAt.epochMillis - now)
+        // a token that has expired is of no use to anyone: it replaces what was stored by nothing
+        if (ttl <= 0) return Effect.asVoid(call(key, "save", (r) => r.del(where)))
+        const json = Token.toJson(token)
+        return Effect.asVoid(call(key, "save", (r) => r.set(where, json, "PX", ttl)))
+      })
+
+    const remove = (key: string): Effect.Effect<void, TokenError.StoreError> =>
+      Effect.asVoid(call(key, "remove", (r) => r.del(tokenKey(key, prefix))))
+
+    // -------------------------------------------------------------------------
+    // the lease
+    // -------------------------------------------------------------------------
+
+    /** Takes the lease (`SET NX PX`), polling with backoff while someone else holds it. */
+    const acquireLease = (key: string, lease: string, owner: string): Effect.Effect<void, TokenError.StoreError> =>
+      call(key, "lock", (r) => r.set(lease, owner, "PX", leaseMillis, "NX")).pipe(
+        Effect.map((reply) => reply === "OK"),
+        Effect.repeat({ schedule: leaseWait, until: (taken) => taken }),
+        Effect.asVoid
+      )
+
+    /** Deletes the lease if it is still ours; says whether it was. */
+    const releaseLease = (key: string, lease: string, owner: string): Effect.Effect<boolean, TokenError.StoreError> =>
+      Effect.map(call(key, "lock", (r) => r.eval(releaseScript, 1, lease, owner)), (n) => n === 1)
+
+    /** Extends the lease every lease/3 while `effect` runs; stops when the lease is no longer ours. */
+    const renewLease = (key: string, lease: string, owner: string): Effect.Effect<void> =>
+      Effect.sleep(renewEvery).pipe(
+        Effect.zipRight(call(key, "lock", (r) => r.eval(renewScript, 1, lease, owner, leaseMillis))),
+        Effect.map((n) => n === 1),
+        Effect.catchAll((error) =>
+          // Redis unreachable: the lease may still be ours; it expires by itself if we never get through
+          Effect.as(Effect.logDebug(`Redis token store: could not renew the lease (${error.reason})`), true)
+        ),
+        Effect.repeat({ until: (held) => !held }),
+        Effect.zipRight(
+          Effect.logWarning(
+            "Redis token store: the lease expired while its holder was still working (another process may fetch too)"
+          )
+        ),
+        Effect.annotateLogs({ "tokenlayer.key": key })
+      )
+
+    const withLock = <A, E, R>(
+      key: string,
+      effect: Effect.Effect<A, E, R>
+    ): Effect.Effect<A, E | TokenError.StoreError, R> =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.gen(function*() {
+          const lease = lockKey(key, prefix)
+          const owner = `${hostname()}/${process.pid}/${randomUUID()}`
+          // not taken (failed, interrupted): a SET that was sent may still have taken it, so delete it if ours
+          yield* restore(acquireLease(key, lease, owner)).pipe(
+            Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : Effect.ignore(releaseLease(key, lease, owner)))
+          )
+          const renewal = yield* Effect.fork(Effect.interruptible(renewLease(key, lease, owner)))
+          const exit = yield* Effect.exit(restore(effect))
+          yield* Fiber.interrupt(renewal)
+          yield* releaseLease(key, lease, owner).pipe(
+            Effect.flatMap((released) =>
+              released ? Effect.void : Effect.logDebug("Redis token store: the lease had expired before its release")
+            ),
+            Effect.catchAll((error) =>
+              Effect.logWarning(
+                `Redis token store: could not release the lease (${error.reason}); it expires within ${
+                  Duration.format(Duration.millis(leaseMillis))
+                }`
+              )
+            ),
+            Effect.annotateLogs({ "tokenlayer.key": key })
+          )
+          return yield* exit
+        })
+      )
+
+    return { load, save, remove, withLock }
+  })
