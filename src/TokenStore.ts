@@ -8,12 +8,20 @@
  *
  * - `layerMemory`: a map in this process, with a per-key lock, so that several token services in one
  *   process share tokens and fetches.
+ * - `layerFile`: one JSON file per key in a private directory (0600 files, 0700 directory), written
+ *   atomically, with a lock file per key, so that processes on one machine (a fleet of workers, a
+ *   command-line tool run again and again) share tokens and fetch one at a time.
  *
  * @since 0.1.0
  */
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import type * as FileSystem from "@effect/platform/FileSystem"
+import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as internalFile from "./internal/fileStore.js"
 import type * as Token from "./Token.js"
 import * as TokenError from "./TokenError.js"
 
@@ -94,3 +102,139 @@ export const makeMemory: Effect.Effect<Service> = Effect.sync(() => {
  * @category layers
  */
 export const layerMemory: Layer.Layer<TokenStore> = Layer.effect(TokenStore, makeMemory)
+
+/**
+ * The options of the file store.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface FileOptions {
+  /**
+   * The directory of the token files, created (mode 0700, with its parents) if missing. It must be the
+   * store's own: accessible by its owner only (a directory that group or others can access is refused).
+   * A relative path is resolved against the working directory when the store is built.
+   */
+  readonly directory: string
+  /**
+   * A lock file that its holder has not refreshed for this long is taken over (a holder refreshes its
+   * lock every third of this while it holds it, however long its fetch takes). A lock whose holder is a
+   * process of this machine that no longer exists is taken over at once. Default: 10 seconds, a third
+   * of the token service's `lockTimeout`, so that waiters take over a dead holder's lock, and one of
+   * them fetches, before they give up on the lock and all fetch on their own.
+   */
+  readonly staleAfter?: Duration.DurationInput | undefined
+}
+
+/**
+ * The file name (in the store's directory) of the token stored under `key`: `<slug>-<hash>.json`, the
+ * slug made of the key's letters, digits, `.`, `_` and `-` (at most 64 of them), the hash the first 16
+ * hex digits of the key's SHA-256. Any key gives a safe name, without path separators.
+ *
+ * @example
+ * ```ts
+ * import { TokenStore } from "tokenlayer"
+ *
+ * TokenStore.fileName("grant=client_credentials;token_url=https://auth.example.com/token;client_id=app")
+ * // "grant_client_credentials_token_url_https_auth.example.com_token_client_id_ap-<16 hex digits>.json"
+ * ```
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const fileName: (key: string) => string = internalFile.fileName
+
+/**
+ * A file store as a value, over the `FileSystem` in context.
+ *
+ * - `load`: a missing file is `NotCached`; a file that is not JSON or not a token is `Corrupted`
+ *   (with its path, never its content); a file that group or others can access is refused with a
+ *   `StoreError` that says which `chmod` fixes it.
+ * - `save`: a temporary file in the same directory (0600), written, fsynced and renamed over the
+ *   token file, so that no reader (and no crash) ever sees half a token. Expired tokens are kept: the
+ *   token service checks expiry.
+ * - `withLock`: a lock file per key, created exclusively, refreshed while held, taken over when its
+ *   holder's process is gone or it was not refreshed for `staleAfter`; waiting polls with backoff
+ *   (20 ms to 250 ms, on the Clock), and interruption while waiting or holding releases it.
+ *
+ * Every failure is a typed error carrying the path and the operation, never a defect.
+ *
+ * @example
+ * ```ts
+ * import { NodeFileSystem } from "@effect/platform-node"
+ * import { Effect, Layer } from "effect"
+ * import { TokenStore } from "tokenlayer"
+ *
+ * const StoreLive = Layer.effect(TokenStore.TokenStore, TokenStore.makeFile({ directory: "/var/lib/app/tokens" })).pipe(
+ *   Layer.provide(NodeFileSystem.layer)
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeFile: (options: FileOptions) => Effect.Effect<Service, never, FileSystem.FileSystem> =
+  internalFile.make
+
+/**
+ * The directory for token files of a command-line tool: `$XDG_STATE_HOME/tokenlayer` when
+ * `XDG_STATE_HOME` is an absolute path, else `$HOME/.local/state/tokenlayer` (XDG Base Directory:
+ * tokens are state, not configuration, nor a cache that may be deleted at any time). Read through
+ * `Config`, so a `ConfigProvider` can set it in tests.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { TokenStore } from "tokenlayer"
+ *
+ * const program = Effect.flatMap(TokenStore.defaultDirectory, (directory) => Effect.log(`tokens in ${directory}`))
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const defaultDirectory: Effect.Effect<string, ConfigError.ConfigError> = internalFile.defaultDirectory
+
+/**
+ * The file store: one JSON file per key (seed 004's field names), mode 0600 in a directory of mode
+ * 0700, written atomically, with a lock file per key that processes sharing the directory take before
+ * they fetch, so that a fleet of processes, or a command-line tool run again and again, asks the token
+ * endpoint once per token. Without a directory, it uses `defaultDirectory`
+ * (`~/.local/state/tokenlayer`). Brings its own Node `FileSystem`; use `makeFile` to give another.
+ *
+ * @example
+ * ```ts
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import { Layer, Redacted } from "effect"
+ * import { Grant, RefreshPolicy, RetryPolicy, TokenService, TokenStore } from "tokenlayer"
+ *
+ * const TokenLive = TokenService.layer().pipe(
+ *   Layer.provide(Grant.clientCredentials({
+ *     tokenUrl: "https://auth.example.com/oauth2/token",
+ *     clientId: "my-client",
+ *     clientSecret: Redacted.make("my-secret")
+ *   })),
+ *   // ~/.local/state/tokenlayer, or TokenStore.layerFile({ directory: "/var/lib/my-app/tokens" })
+ *   Layer.provide([RefreshPolicy.fixed("5 minutes"), RetryPolicy.layerDefault, TokenStore.layerFile()]),
+ *   Layer.provide(NodeHttpClient.layerUndici)
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export function layerFile(options: FileOptions): Layer.Layer<TokenStore>
+export function layerFile(
+  options?: Omit<FileOptions, "directory"> & { readonly directory?: undefined }
+): Layer.Layer<TokenStore, ConfigError.ConfigError>
+export function layerFile(
+  options?: Omit<FileOptions, "directory"> & { readonly directory?: string | undefined }
+): Layer.Layer<TokenStore, ConfigError.ConfigError> {
+  return Layer.effect(
+    TokenStore,
+    Effect.flatMap(
+      options?.directory === undefined ? internalFile.defaultDirectory : Effect.succeed(options.directory),
+      (directory) => internalFile.make({ ...options, directory })
+    )
+  ).pipe(Layer.provide(NodeFileSystem.layer))
+}

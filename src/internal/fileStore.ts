@@ -1,0 +1,591 @@
+/**
+ * The file token store: one JSON file per key in a private directory, written atomically, and one lock
+ * file per key.
+ *
+ * - Names: `<slug>-<hash>.json`, where the slug is the key's letters, digits, `.`, `_` and `-` (the rest
+ *   as `_`, at most 64 characters) and the hash the first 16 hex digits of its SHA-256, so that any key
+ *   (slashes, `..`, unicode, 5,000 characters) gives a short, readable name with no path separator,
+ *   and keys that slug alike still get different files.
+ * - Modes: files 0600 in a directory of 0700 (created, with its parents, if missing). A token file or a
+ *   directory that group or others can access is refused (`StoreError` with the `chmod` that fixes it),
+ *   as ssh refuses a private key: the content may be fine, so it is not `Corrupted`. Not on Windows.
+ * - Writes: a temporary file in the same directory (`wx`, 0600), written, fsynced, closed, then renamed
+ *   over the token file, and the directory fsynced: a reader sees the old file or the new one, never
+ *   half of one, even if the writer is killed.
+ * - Lock: `<slug>-<hash>.lock`, created with `wx` (exclusive), holding the owner's pid, host, a nonce
+ *   and the time (Clock); its modification time is set from the Clock when it is created and every
+ *   `staleAfter / 3` while it is held (the heartbeat). A lock is stale when its owner is a process of
+ *   this host that no longer exists (`process.kill(pid, 0)` fails with ESRCH), or when its
+ *   modification time is older than `staleAfter`. A stale lock is renamed aside (atomic: one taker wins),
+ *   checked to be the very file that was judged stale (inode and content) and deleted; if it was not,
+ *   it is linked back. Waiting polls with jittered backoff on the Clock (20 ms doubling to 250 ms).
+ *   Release deletes the lock file only if it still holds our content. Within one process a per-key
+ *   semaphore comes first, so fibers of one process do not poll each other.
+ *
+ * Every failure is a `StoreError` (with the operation and the path) or `NotCached` / `Corrupted`,
+ * never a defect; the content of a file never appears in an error.
+ *
+ * @internal
+ */
+import type * as PlatformError from "@effect/platform/Error"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Clock from "effect/Clock"
+import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
+import * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import * as Random from "effect/Random"
+import * as Schema from "effect/Schema"
+import * as crypto from "node:crypto"
+import * as os from "node:os"
+import * as path from "node:path"
+import * as Token from "../Token.js"
+import * as TokenError from "../TokenError.js"
+import type { FileOptions, Service } from "../TokenStore.js"
+
+/** @internal */
+export const defaultStaleAfter: Duration.Duration = Duration.seconds(10)
+
+const fileMode = 0o600
+const directoryMode = 0o700
+const pollFirstMillis = 20
+const pollMaxMillis = 250
+const maxFileBytes = 1024 * 1024
+const slugLength = 64
+
+// -----------------------------------------------------------------------------
+// names
+// -----------------------------------------------------------------------------
+
+/** `<slug>-<hash>`: the name of a key's files, without extension. */
+const baseName = (key: string): string => {
+  const hash = crypto.createHash("sha256").update(key, "utf8").digest("hex").slice(0, 16)
+  const slug = key
+    .replace(/[^A-Za-z0-9._-]+/g, "_")
+    .slice(0, slugLength)
+    .replace(/^[._-]+|[._-]+$/g, "")
+  return `${slug === "" ? "token" : slug}-${hash}`
+}
+
+/** @internal */
+export const fileName = (key: string): string => `${baseName(key)}.json`
+
+const nonce = (): string => crypto.randomBytes(8).toString("hex")
+
+/** A path in single quotes, for a shell command in an error message. */
+const quote = (file: string): string => `'${file.replace(/'/g, "'\\''")}'`
+
+const octal = (mode: number): string => (mode & 0o777).toString(8).padStart(4, "0")
+
+const checksModes = process.platform !== "win32"
+
+const tooOpen = (mode: number): boolean => checksModes && (mode & 0o077) !== 0
+
+// -----------------------------------------------------------------------------
+// errors
+// -----------------------------------------------------------------------------
+
+type Operation = TokenError.StoreError["operation"]
+
+/** The error code (`EACCES`, `ENOSPC`...) of a file system error, or its kind. */
+const errorCode = (error: PlatformError.PlatformError): string => {
+  if (error._tag === "BadArgument") return "bad argument"
+  const cause: unknown = error.cause
+  if (typeof cause === "object" && cause !== null && "code" in cause && typeof cause.code === "string") {
+    return cause.code
+  }
+  return error.reason
+}
+
+const isNotFound = (error: PlatformError.PlatformError): boolean =>
+  error._tag === "SystemError" && error.reason === "NotFound"
+
+const isAlreadyExists = (error: PlatformError.PlatformError): boolean =>
+  error._tag === "SystemError" && error.reason === "AlreadyExists"
+
+const storeError = (key: string, operation: Operation, reason: string): TokenError.StoreError =>
+  new TokenError.StoreError({ key, operation, reason })
+
+const failed =
+  (key: string, operation: Operation, what: string, file: string) => (error: PlatformError.PlatformError) =>
+    storeError(key, operation, `cannot ${what} ${quote(file)} (${errorCode(error)})`)
+
+/** What kind of defect it was, without its message. */
+const describeDefect = (defect: unknown): string =>
+  typeof defect === "object" && defect !== null && "_tag" in defect && defect._tag === "SystemError"
+    ? errorCode(defect as PlatformError.PlatformError)
+    : defect instanceof Error
+    ? defect.name
+    : typeof defect
+
+/** A defect in a store operation (a failing `close`, a bug) is a `StoreError` too. */
+const noDefects = (key: string, operation: Operation) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.catchAllDefect(
+    effect,
+    (defect) => Effect.fail(storeError(key, operation, `unexpected failure (${describeDefect(defect)})`))
+  )
+
+// -----------------------------------------------------------------------------
+// locks
+// -----------------------------------------------------------------------------
+
+/** A lock file we created: its path and exact content. */
+interface Held {
+  readonly key: string
+  readonly file: string
+  readonly content: string
+}
+
+/** What a lock file says about its owner. */
+interface Owner {
+  readonly pid: number
+  readonly host: string
+}
+
+const parseOwner = (content: string): Owner | undefined => {
+  try {
+    const parsed: unknown = JSON.parse(content)
+    if (
+      typeof parsed === "object" && parsed !== null && "pid" in parsed && typeof parsed.pid === "number" &&
+      "host" in parsed && typeof parsed.host === "string"
+    ) {
+      return { pid: parsed.pid, host: parsed.host }
+    }
+  } catch {
+    // an empty or foreign lock file: only its age counts
+  }
+  return undefined
+}
+
+/** Whether process `pid` of this host exists. ESRCH: it does not; EPERM: it does (another user's). */
+const isAlive = (pid: number): boolean => {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return true
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return !(typeof error === "object" && error !== null && "code" in error && error.code === "ESRCH")
+  }
+}
+
+/** A lock file judged stale: what it was when judged, to check that we take over that one. */
+interface Stale {
+  readonly content: string
+  readonly ino: number | undefined
+  readonly why: string
+}
+
+// -----------------------------------------------------------------------------
+// the store
+// -----------------------------------------------------------------------------
+
+/** @internal */
+export const make = (options: FileOptions): Effect.Effect<Service, never, FileSystem.FileSystem> =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const directory = path.resolve(options.directory)
+    const staleAfter = Duration.decode(options.staleAfter ?? defaultStaleAfter)
+    if (!Duration.isFinite(staleAfter) || Duration.toMillis(staleAfter) <= 0) {
+      return yield* Effect.dieMessage("TokenStore.layerFile: staleAfter must be finite and positive")
+    }
+    const staleAfterMillis = Duration.toMillis(staleAfter)
+    const heartbeatEvery = Duration.millis(Math.max(1, Math.floor(staleAfterMillis / 3)))
+    const host = os.hostname()
+    const encoder = new TextEncoder()
+    const decoder = new TextDecoder("utf-8", { fatal: true })
+    const decodeStored = Schema.decodeUnknown(Token.TokenFromStored)
+
+    const tokenFile = (key: string) => path.join(directory, fileName(key))
+    const lockFile = (key: string) => path.join(directory, `${baseName(key)}.lock`)
+
+    /**
+     * Checks the directory: a directory, accessible by its owner only. When it is missing, creates it
+     * (with its parents, 0700) if `create`, and answers whether it exists.
+     */
+    const checkDirectory = (
+      key: string,
+      operation: Operation,
+      create: boolean
+    ): Effect.Effect<boolean, TokenError.StoreError> =>
+      fs.stat(directory).pipe(
+        Effect.map(Option.some),
+        Effect.catchIf(isNotFound, () => Effect.succeedNone),
+        Effect.mapError(failed(key, operation, "read the token directory", directory)),
+        Effect.flatMap((info) => {
+          if (Option.isNone(info)) {
+            return create
+              ? fs.makeDirectory(directory, { recursive: true, mode: directoryMode }).pipe(
+                Effect.mapError(failed(key, operation, "create the token directory", directory)),
+                Effect.as(true)
+              )
+              : Effect.succeed(false)
+          }
+          if (info.value.type !== "Directory") {
+            return Effect.fail(storeError(key, operation, `the token directory ${quote(directory)} is not a directory`))
+          }
+          if (tooOpen(info.value.mode)) {
+            return Effect.fail(storeError(
+              key,
+              operation,
+              `permissions ${octal(info.value.mode)} for ${quote(directory)} are too open: the token directory ` +
+                `must not be accessible by group or others; run: chmod 700 ${quote(directory)}`
+            ))
+          }
+          return Effect.succeed(true)
+        })
+      )
+
+    /** fsync of the directory, so that a rename survives a power cut; not every platform can. */
+    const syncDirectory: Effect.Effect<void> = Effect.scoped(
+      Effect.flatMap(fs.open(directory, { flag: "r" }), (handle) => handle.sync)
+    ).pipe(Effect.ignore, Effect.catchAllDefect(() => Effect.void))
+
+    // -------------------------------------------------------------------------
+    // load
+    // -------------------------------------------------------------------------
+
+    /** The bytes of a token file that only its owner can access. */
+    const readPrivate = (key: string, file: string) =>
+      Effect.scoped(Effect.gen(function*() {
+        const handle = yield* fs.open(file, { flag: "r" }).pipe(
+          Effect.catchIf(isNotFound, () => Effect.fail(new TokenError.NotCached({ key }))),
+          Effect.mapError((error) => error._tag === "NotCached" ? error : failed(key, "load", "open", file)(error))
+        )
+        const info = yield* handle.stat.pipe(Effect.mapError(failed(key, "load", "stat", file)))
+        if (info.type !== "File") {
+          return yield* Effect.fail(storeError(key, "load", `${quote(file)} is not a regular file`))
+        }
+        if (tooOpen(info.mode)) {
+          return yield* Effect.fail(storeError(
+            key,
+            "load",
+            `permissions ${octal(info.mode)} for ${quote(file)} are too open: the token file must not be ` +
+              `accessible by group or others; run: chmod 600 ${quote(file)}`
+          ))
+        }
+        const chunks: Array<Uint8Array> = []
+        let total = 0
+        while (true) {
+          const chunk = yield* handle.readAlloc(64 * 1024).pipe(Effect.mapError(failed(key, "load", "read", file)))
+          if (Option.isNone(chunk)) break
+          chunks.push(chunk.value)
+          total += chunk.value.length
+          if (total > maxFileBytes) {
+            return yield* Effect.fail(
+              new TokenError.Corrupted({ key, path: file, reason: "larger than a token file can be (1 MiB)" })
+            )
+          }
+        }
+        const bytes = new Uint8Array(total)
+        let offset = 0
+        for (const chunk of chunks) {
+          bytes.set(chunk, offset)
+          offset += chunk.length
+        }
+        return bytes
+      }))
+
+    const parse = (key: string, file: string, bytes: Uint8Array): Effect.Effect<Token.Token, TokenError.Corrupted> =>
+      Effect.suspend(() => {
+        const corrupted = (reason: string) => Effect.fail(new TokenError.Corrupted({ key, path: file, reason }))
+        if (bytes.length === 0) return corrupted("empty file")
+        let text: string
+        try {
+          text = decoder.decode(bytes)
+        } catch {
+          return corrupted("not UTF-8 text")
+        }
+        let json: unknown
+        try {
+          json = JSON.parse(text)
+        } catch {
+          return corrupted("not JSON")
+        }
+        return Effect.mapError(
+          decodeStored(json),
+          (error) => new TokenError.Corrupted({ key, path: file, reason: Token.describeParseError(error) })
+        )
+      })
+
+    const load = (
+      key: string
+    ): Effect.Effect<Token.Token, TokenError.NotCached | TokenError.Corrupted | TokenError.StoreError> =>
+      Effect.gen(function*() {
+        if (!(yield* checkDirectory(key, "load", false))) return yield* Effect.fail(new TokenError.NotCached({ key }))
+        const file = tokenFile(key)
+        const bytes = yield* readPrivate(key, file)
+        return yield* parse(key, file, bytes)
+      }).pipe(noDefects(key, "load"))
+
+    // -------------------------------------------------------------------------
+    // save, remove
+    // -------------------------------------------------------------------------
+
+    const save = (key: string, token: Token.Token): Effect.Effect<void, TokenError.StoreError> =>
+      Effect.suspend(() => {
+        const file = tokenFile(key)
+        const temporary = path.join(directory, `.${baseName(key)}.${process.pid}.${nonce()}.tmp`)
+        let leftover = false
+        return Effect.gen(function*() {
+          yield* checkDirectory(key, "save", true)
+          const bytes = yield* Effect.try({
+            try: () => encoder.encode(`${Token.toJson(token)}\n`),
+            catch: () => storeError(key, "save", "the token cannot be encoded")
+          })
+          yield* Effect.scoped(Effect.gen(function*() {
+            const handle = yield* fs.open(temporary, { flag: "wx", mode: fileMode }).pipe(
+              Effect.mapError(failed(key, "save", "create", temporary))
+            )
+            leftover = true
+            yield* handle.writeAll(bytes).pipe(Effect.mapError(failed(key, "save", "write", temporary)))
+            yield* handle.sync.pipe(Effect.mapError(failed(key, "save", "fsync", temporary)))
+          }))
+          yield* fs.rename(temporary, file).pipe(
+            Effect.mapError(failed(key, "save", "rename a temporary file to", file))
+          )
+          leftover = false
+          yield* syncDirectory
+        }).pipe(
+          noDefects(key, "save"),
+          Effect.onExit((exit) =>
+            Exit.isFailure(exit) && leftover
+              ? fs.remove(temporary).pipe(Effect.ignore, Effect.catchAllDefect(() => Effect.void))
+              : Effect.void
+          )
+        )
+      })
+
+    const remove = (key: string): Effect.Effect<void, TokenError.StoreError> =>
+      Effect.gen(function*() {
+        if (!(yield* checkDirectory(key, "remove", false))) return
+        const file = tokenFile(key)
+        yield* fs.remove(file).pipe(
+          Effect.catchIf(isNotFound, () => Effect.void),
+          Effect.mapError(failed(key, "remove", "remove", file))
+        )
+      }).pipe(noDefects(key, "remove"))
+
+    // -------------------------------------------------------------------------
+    // withLock
+    // -------------------------------------------------------------------------
+
+    const touch = (file: string, now: number) => fs.utimes(file, now / 1000, now / 1000)
+
+    /** Creates the lock file if there is none: `Some` when it is ours. */
+    const tryCreate = (key: string, file: string): Effect.Effect<Option.Option<Held>, TokenError.StoreError> =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const content = `${
+          JSON.stringify({ pid: process.pid, host, nonce: nonce(), acquiredAt: DateTime.unsafeMake(now).toJSON() })
+        }\n`
+        const created = yield* Effect.scoped(Effect.gen(function*() {
+          const handle = yield* fs.open(file, { flag: "wx", mode: fileMode })
+          yield* handle.writeAll(encoder.encode(content)).pipe(
+            Effect.tapError(() => fs.remove(file).pipe(Effect.ignore))
+          )
+          return true
+        })).pipe(
+          Effect.catchIf(isAlreadyExists, () => Effect.succeed(false)),
+          Effect.mapError(failed(key, "lock", "create the lock file", file))
+        )
+        if (!created) return Option.none()
+        // the lock's age is measured on the Clock, as the heartbeat refreshes it
+        yield* touch(file, now).pipe(Effect.ignore)
+        return Option.some({ key, file, content })
+      })
+
+    /** Looks at a lock file held by someone else: `undefined` if it is gone or alive, else why it is stale. */
+    const inspect = (key: string, file: string): Effect.Effect<Stale | undefined, TokenError.StoreError> =>
+      Effect.gen(function*() {
+        const gone = () => Effect.succeed(undefined)
+        const info = yield* fs.stat(file).pipe(
+          Effect.map(Option.some),
+          Effect.catchIf(isNotFound, () => Effect.succeedNone),
+          Effect.mapError(failed(key, "lock", "stat the lock file", file))
+        )
+        if (Option.isNone(info)) return yield* gone()
+        const content = yield* fs.readFileString(file).pipe(
+          Effect.map(Option.some),
+          Effect.catchIf(isNotFound, () => Effect.succeedNone),
+          Effect.mapError(failed(key, "lock", "read the lock file", file))
+        )
+        if (Option.isNone(content)) return yield* gone()
+        const owner = parseOwner(content.value)
+        const ino = Option.getOrUndefined(info.value.ino)
+        if (owner !== undefined && owner.host === host && !isAlive(owner.pid)) {
+          return { content: content.value, ino, why: `its owner, process ${owner.pid}, is gone` }
+        }
+        const now = yield* Clock.currentTimeMillis
+        const modified = Option.getOrUndefined(info.value.mtime)?.getTime()
+        if (modified !== undefined && now - modified > staleAfterMillis) {
+          return {
+            content: content.value,
+            ino,
+            why: `it was not refreshed for ${Duration.format(Duration.millis(now - modified))}`
+          }
+        }
+        return undefined
+      })
+
+    /**
+     * Takes a stale lock file away: renames it aside (one taker wins), and deletes it if it is the one
+     * judged stale; if someone took the lock in between, puts theirs back.
+     */
+    const takeOver = (key: string, file: string, stale: Stale): Effect.Effect<void, TokenError.StoreError> =>
+      Effect.gen(function*() {
+        const aside = path.join(directory, `.${baseName(key)}.lock.${nonce()}.stale`)
+        const moved = yield* fs.rename(file, aside).pipe(
+          Effect.as(true),
+          Effect.catchIf(isNotFound, () => Effect.succeed(false)),
+          Effect.mapError(failed(key, "lock", "move aside the stale lock file", file))
+        )
+        if (!moved) return
+        const info = yield* fs.stat(aside).pipe(Effect.option)
+        const content = yield* fs.readFileString(aside).pipe(Effect.option)
+        const same = Option.isSome(info) && Option.isSome(content) && content.value === stale.content &&
+          Option.getOrUndefined(info.value.ino) === stale.ino
+        if (same) {
+          yield* Effect.logInfo(`token store lock ${quote(file)} recovered: ${stale.why}`).pipe(
+            Effect.annotateLogs({ "tokenlayer.key": key })
+          )
+        } else {
+          // a fresh lock was taken between our look and the rename: give it back, unless yet another
+          // one was created meanwhile (link never replaces)
+          yield* fs.link(aside, file).pipe(
+            Effect.catchAll((error) => isAlreadyExists(error) ? Effect.void : fs.rename(aside, file)),
+            Effect.ignore
+          )
+        }
+        yield* fs.remove(aside).pipe(Effect.ignore)
+      })
+
+    /** Takes the lock file, waiting (interruptibly, through `restore`) while someone else holds it. */
+    const acquire = (key: string, restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>) =>
+      Effect.gen(function*() {
+        const file = lockFile(key)
+        yield* checkDirectory(key, "lock", true)
+        let delay = pollFirstMillis
+        while (true) {
+          const held = yield* tryCreate(key, file)
+          if (Option.isSome(held)) return held.value
+          const stale = yield* inspect(key, file)
+          if (stale !== undefined) {
+            yield* takeOver(key, file, stale)
+            continue
+          }
+          const jitter = yield* Random.nextRange(0.75, 1.25)
+          yield* restore(Effect.sleep(Duration.millis(Math.round(delay * jitter))))
+          delay = Math.min(delay * 2, pollMaxMillis)
+        }
+      }).pipe(noDefects(key, "lock"))
+
+    /** While the lock is held: refreshes its modification time, as long as it is still ours. */
+    const heartbeat = (held: Held): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        while (true) {
+          yield* Effect.sleep(heartbeatEvery)
+          const content = yield* fs.readFileString(held.file).pipe(Effect.either)
+          if (content._tag === "Left" && !isNotFound(content.left)) continue
+          if (content._tag === "Left" || content.right !== held.content) {
+            return yield* Effect.logWarning(
+              `token store lock ${quote(held.file)} was taken over by another process while held`
+            )
+          }
+          yield* touch(held.file, yield* Clock.currentTimeMillis).pipe(Effect.ignore)
+        }
+      }).pipe(
+        Effect.catchAllDefect(() => Effect.void),
+        Effect.annotateLogs({ "tokenlayer.key": held.key })
+      )
+
+    /** Deletes the lock file if it is still ours; a failure is logged (the lock goes stale in time). */
+    const release = (held: Held): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        const content = yield* fs.readFileString(held.file).pipe(Effect.either)
+        if (content._tag === "Right" && content.right === held.content) {
+          yield* fs.remove(held.file).pipe(
+            Effect.catchIf(isNotFound, () => Effect.void),
+            Effect.catchAll((error) =>
+              Effect.logWarning(
+                `cannot remove the token store lock ${quote(held.file)} (${errorCode(error)}); ` +
+                  `it will be taken over once stale`
+              )
+            )
+          )
+        } else if (content._tag === "Left" && !isNotFound(content.left)) {
+          yield* Effect.logWarning(
+            `cannot read the token store lock ${quote(held.file)} (${errorCode(content.left)}); ` +
+              `it will be taken over once stale`
+          )
+        } else {
+          yield* Effect.logWarning(`token store lock ${quote(held.file)} was taken over by another process while held`)
+        }
+      }).pipe(
+        Effect.catchAllDefect(() => Effect.void),
+        Effect.annotateLogs({ "tokenlayer.key": held.key })
+      )
+
+    const semaphores = new Map<string, Effect.Semaphore>()
+    const semaphore = (key: string): Effect.Semaphore => {
+      let found = semaphores.get(key)
+      if (found === undefined) {
+        found = Effect.unsafeMakeSemaphore(1)
+        semaphores.set(key, found)
+      }
+      return found
+    }
+
+    const withLock = <A, E, R>(
+      key: string,
+      effect: Effect.Effect<A, E, R>
+    ): Effect.Effect<A, E | TokenError.StoreError, R> =>
+      Effect.suspend(() =>
+        semaphore(key).withPermits(1)(
+          Effect.uninterruptibleMask((restore) =>
+            Effect.gen(function*() {
+              const held = yield* acquire(key, restore)
+              const beat = yield* Effect.fork(Effect.interruptible(heartbeat(held)))
+              const exit = yield* Effect.exit(restore(effect))
+              yield* Fiber.interrupt(beat)
+              yield* release(held)
+              return yield* exit
+            })
+          )
+        )
+      )
+
+    return { load, save, remove, withLock } satisfies Service
+  })
+
+// -----------------------------------------------------------------------------
+// the default directory
+// -----------------------------------------------------------------------------
+
+/** @internal */
+export const defaultDirectory: Effect.Effect<string, ConfigError.ConfigError> = Effect.gen(function*() {
+  // XDG Base Directory: a relative path in XDG_STATE_HOME is invalid and is ignored
+  const state = yield* Config.option(Config.string("XDG_STATE_HOME"))
+  if (Option.isSome(state) && path.isAbsolute(state.value)) return path.join(state.value, "tokenlayer")
+  const home = yield* Config.option(Config.string("HOME"))
+  const homeDirectory = Option.isSome(home) && path.isAbsolute(home.value) ? home.value : systemHome()
+  if (homeDirectory === undefined) {
+    return yield* Effect.fail(ConfigError.MissingData(
+      ["HOME"],
+      "no home directory for the token store: set HOME or XDG_STATE_HOME, or give TokenStore.layerFile a directory"
+    ))
+  }
+  return path.join(homeDirectory, ".local", "state", "tokenlayer")
+})
+
+const systemHome = (): string | undefined => {
+  try {
+    const home = os.homedir()
+    return path.isAbsolute(home) ? home : undefined
+  } catch {
+    return undefined
+  }
+}
