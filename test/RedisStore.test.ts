@@ -22,6 +22,7 @@ import * as RedisStore from "tokenlayer/TokenStore/Redis"
 import { describeRedis } from "./support/describeRedis.js"
 import { captureLogs } from "./support/logs.js"
 import * as RedisServer from "./support/redisServer.js"
+import { storeSuite } from "./support/storeSuite.js"
 import * as TokenEndpoint from "./support/tokenEndpoint.js"
 
 const key = "grant=client_credentials;token_url=https://auth.example.com/token;client_id=fleet"
@@ -46,6 +47,9 @@ const rawClient = (url: string): Effect.Effect<Redis, never, Scope.Scope> =>
     (redis) => Effect.sync(() => redis.disconnect())
   )
 
+/** A plain client on the suite's server. */
+class RawRedis extends Context.Tag("test/RawRedis")<RawRedis, Redis>() {}
+
 const call = <A>(f: () => Promise<A>): Effect.Effect<A> => Effect.promise(f)
 
 /** Retries `effect` (real time, 50 ms apart) until it succeeds: for waiting on a process or a reconnection. */
@@ -58,6 +62,20 @@ const accessToken = (token: Token.Token): string => Redacted.value(token.accessT
 const live = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => TestServices.provideLive(self)
 
 describeRedis("RedisStore", () => {
+  // the suite every store passes: a fresh redis-server for each test, a raw client to plant garbage with
+  const SuiteLive = Layer.unwrapEffect(Effect.map(RedisServer.RedisServer, (server) =>
+    Layer.merge(
+      RedisStore.layer({ url: server.url }),
+      Layer.scoped(RawRedis, rawClient(server.url))
+    ))).pipe(Layer.provideMerge(RedisServer.layer()))
+
+  storeSuite("the store suite", SuiteLive, {
+    corrupt: (key, content) =>
+      Effect.flatMap(RawRedis, (raw) => Effect.asVoid(call(() => raw.set(RedisStore.tokenKey(key), content)))),
+    another: Effect.flatMap(RedisServer.RedisServer, (server) => RedisStore.make({ url: server.url })),
+    expires: true
+  })
+
   it.layer(RedisServer.layer())((it) => {
     it.scoped("saves the stored JSON form under <prefix>token:<key> and loads it back", () =>
       live(Effect.gen(function*() {
@@ -118,8 +136,8 @@ describeRedis("RedisStore", () => {
         const prefix = freshPrefix()
         const store = yield* RedisStore.make({ url: server.url, prefix })
         const raw = yield* rawClient(server.url)
-        const token = tokenFor("at-clock", yield* DateTime.now, 3600) // issued at the TestClock's 0
-        yield* TestClock.adjust("59 minutes")
+        // the TestClock says 1970: by Date.now this token expired long ago, by the Clock it has a minute left
+        const token = tokenFor("at-clock", DateTime.subtract(yield* DateTime.now, { minutes: 59 }), 3600)
         yield* store.save(key, token)
         const ttl = yield* call(() => raw.pttl(RedisStore.tokenKey(key, prefix)))
         assert.isTrue(ttl > 50_000 && ttl <= 60_000, `PTTL ${ttl}`)
