@@ -140,15 +140,36 @@ export const make = (options: Options): Effect.Effect<TokenStore.Service, never,
      */
     const firstAttempt = yield* Deferred.make<void>()
     /** Logs the connection's failures (at most one warning a minute) and recoveries; never throws. */
+    /** Set when the scope closes: the connection closing then is no news. */
+    let closing = false
+
     const watch = (client: Redis): void => {
+      let ready = false
       let down = false
       let lastWarning = Number.NEGATIVE_INFINITY
       let suppressed = 0
       const settle = () => {
         Deferred.unsafeDone(firstAttempt, Exit.void)
       }
+      const report = (reason: string) => {
+        if (closing) return
+        const now = clock.unsafeCurrentTimeMillis()
+        if (!down || now - lastWarning >= warnEveryMillis) {
+          const repeated = suppressed === 0 ? "" : ` (${suppressed} more connection errors since the last warning)`
+          down = true
+          suppressed = 0
+          lastWarning = now
+          log(Effect.logWarning(
+            `Redis token store: ${reason}${repeated}; token services fetch on their own until it is back (reconnecting in the background)`
+          ))
+        } else {
+          suppressed++
+          log(Effect.logDebug(`Redis token store: ${reason}`))
+        }
+      }
       client.on("ready", () => {
         settle()
+        ready = true
         if (down) {
           down = false
           suppressed = 0
@@ -157,24 +178,13 @@ export const make = (options: Options): Effect.Effect<TokenStore.Service, never,
       })
       client.on("error", (error: unknown) => {
         settle()
-        const reason = describe(error)
-        const now = clock.unsafeCurrentTimeMillis()
-        if (!down || now - lastWarning >= warnEveryMillis) {
-          const repeated = suppressed === 0 ? "" : ` (${suppressed} more connection errors since the last warning)`
-          down = true
-          suppressed = 0
-          lastWarning = now
-          log(
-            Effect.logWarning(
-              `Redis token store: ${reason}${repeated}; token services fetch on their own until it is back (reconnecting in the background)`
-            )
-          )
-        } else {
-          suppressed++
-          log(Effect.logDebug(`Redis token store: ${reason}`))
-        }
+        report(describe(error))
       })
-      client.on("close", settle)
+      client.on("close", () => {
+        settle()
+        if (ready && !down) report("connection to Redis lost")
+        ready = false
+      })
       client.on("end", settle)
     }
 
@@ -199,6 +209,7 @@ export const make = (options: Options): Effect.Effect<TokenStore.Service, never,
       }),
       (client) =>
         Effect.promise(async () => {
+          closing = true
           if (client.status === "ready") {
             // bounded by ioredis's commandTimeout
             await client.quit().catch(() => undefined)

@@ -33,6 +33,7 @@ import * as crypto from "node:crypto"
 import * as readline from "node:readline"
 import type { Token } from "../../src/index.js"
 import { Grant, RefreshPolicy, RetryPolicy, TokenService, TokenStore } from "../../src/index.js"
+import * as RedisStore from "../../src/TokenStore/Redis.js"
 
 /** Which store the worker uses. */
 export type StoreSpec =
@@ -43,8 +44,13 @@ export type StoreSpec =
     /** `TokenStore.FileOptions.staleAfter`, in milliseconds. */
     readonly staleAfterMillis?: number | undefined
   }
-// The Redis store adds here: | { readonly kind: "redis"; readonly url: string; readonly prefix: string }
-// and a case in `storeLayer` below.
+  | {
+    readonly kind: "redis"
+    readonly url: string
+    readonly prefix: string
+    /** `RedisStore.Options.lease`, in milliseconds. */
+    readonly leaseMillis?: number | undefined
+  }
 
 /** What a worker is built from. */
 export interface WorkerConfig {
@@ -106,6 +112,12 @@ const storeLayer = (spec: StoreSpec): Layer.Layer<TokenStore.TokenStore> => {
       return TokenStore.layerFile({
         directory: spec.directory,
         ...(spec.staleAfterMillis === undefined ? {} : { staleAfter: Duration.millis(spec.staleAfterMillis) })
+      })
+    case "redis":
+      return RedisStore.layer({
+        url: Redacted.make(spec.url),
+        prefix: spec.prefix,
+        ...(spec.leaseMillis === undefined ? {} : { lease: Duration.millis(spec.leaseMillis) })
       })
   }
 }
