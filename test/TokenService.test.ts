@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import {
+  Clock,
   DateTime,
   Duration,
   Effect,
@@ -35,6 +36,9 @@ const makeLayer = (options: {
 
 const accessToken = (token: Token.Token): string => Redacted.value(token.accessToken)
 const seconds = (time: DateTime.Utc): number => time.epochMillis / 1000
+
+/** Token requests are at least `minTokenLifetime` (1 s) apart: tests that ask again at once step past it. */
+const aSecondLater = TestClock.adjust("1 second")
 
 /** Lets forked fibers run up to their next wait on the TestClock. */
 const settle = Effect.sleep(Duration.zero).pipe(Effect.zipRight(Effect.yieldNow()), Effect.repeatN(20))
@@ -486,6 +490,30 @@ describe("TokenService", () => {
         assert.isAtMost(requests, 6)
         assert.isAtLeast(requests, 5)
       }).pipe(Effect.provide(makeLayer({ grant: { lifetime: 0 } }))))
+
+    it.effect("an API that rejects every token cannot make the service ask more than once a second", () =>
+      Effect.gen(function*() {
+        const tokens = yield* TokenService.TokenService
+        // what a 401 retry loop does: get, rejected, invalidate, get again, every 100 ms for 5 seconds
+        const caller = Effect.gen(function*() {
+          const end = (yield* Clock.currentTimeMillis) + 5000
+          while ((yield* Clock.currentTimeMillis) < end) {
+            yield* tokens.invalidate(yield* tokens.get)
+            yield* Effect.sleep("100 millis")
+          }
+        })
+        const fiber = yield* Effect.fork(caller)
+        for (let i = 0; i < 50; i++) {
+          yield* settle
+          yield* TestClock.adjust("100 millis")
+        }
+        yield* settle
+        yield* TestClock.adjust("1 second")
+        yield* Fiber.join(fiber)
+        const times = (yield* TestGrant.requestTimes).map((t) => t.epochMillis)
+        assert.isAtMost(times.length, 7)
+        for (let i = 1; i < times.length; i++) assert.isAtLeast(times[i]! - times[i - 1]!, 1000)
+      }).pipe(Effect.provide(makeLayer())))
   })
 
   describe("invalidate and refresh", () => {
@@ -493,6 +521,7 @@ describe("TokenService", () => {
       Effect.gen(function*() {
         const tokens = yield* TokenService.TokenService
         const old = yield* tokens.get
+        yield* aSecondLater
         const newer = yield* tokens.refresh
         assert.strictEqual(accessToken(newer), "test-access-token-2")
         yield* tokens.invalidate(old)
@@ -504,6 +533,7 @@ describe("TokenService", () => {
       Effect.gen(function*() {
         const tokens = yield* TokenService.TokenService
         const rejected = yield* tokens.get
+        yield* aSecondLater
         yield* tokens.invalidate(rejected)
         // many callers after a 401 storm: one request
         const next = yield* Effect.all(Array.from({ length: 100 }, () => tokens.get), { concurrency: "unbounded" })
@@ -520,9 +550,11 @@ describe("TokenService", () => {
         const tokens = yield* TokenService.TokenService
         const store = yield* TokenStore.TokenStore
         const rejected = yield* tokens.get
+        yield* aSecondLater
         yield* tokens.invalidate(rejected)
         assert.strictEqual(accessToken(yield* store.load(tokens.key)), "test-access-token-1") // still there
         assert.strictEqual(accessToken(yield* tokens.get), "test-access-token-2")
+        yield* aSecondLater
         yield* tokens.invalidate() // without a token: the same
         assert.strictEqual(accessToken(yield* tokens.get), "test-access-token-3")
         assert.strictEqual(yield* TestGrant.requests, 3)
@@ -532,6 +564,7 @@ describe("TokenService", () => {
       Effect.gen(function*() {
         const tokens = yield* TokenService.TokenService
         yield* tokens.get
+        yield* aSecondLater
         yield* tokens.invalidate()
         assert.strictEqual((yield* Effect.flip(tokens.current))._tag, "NotCached")
         yield* tokens.get
@@ -542,12 +575,14 @@ describe("TokenService", () => {
       Effect.gen(function*() {
         const tokens = yield* TokenService.TokenService
         yield* tokens.get
+        yield* aSecondLater
         const refreshed = yield* Effect.all(Array.from({ length: 10 }, () => tokens.refresh), {
           concurrency: "unbounded"
         })
         assert.isTrue(refreshed.every((t) => accessToken(t) === "test-access-token-2"))
         assert.strictEqual(yield* TestGrant.requests, 2)
 
+        yield* aSecondLater
         yield* TestGrant.failNext(1)
         const error = yield* Effect.flip(tokens.refresh)
         assert.strictEqual(error._tag, "HttpError")
@@ -558,6 +593,7 @@ describe("TokenService", () => {
       Effect.gen(function*() {
         const tokens = yield* TokenService.TokenService
         yield* tokens.get
+        yield* aSecondLater
         yield* tokens.refresh
         const basis = yield* Effect.flatMap(TestGrant.TestGrant, (t) => t.basis)
         assert.isTrue(Option.isNone(basis[0]!))
@@ -570,7 +606,9 @@ describe("TokenService", () => {
       Effect.gen(function*() {
         const tokens = yield* TokenService.TokenService
         const t1 = yield* tokens.get
+        yield* aSecondLater
         const t2 = yield* tokens.refresh
+        yield* aSecondLater
         yield* tokens.invalidate(t2)
         yield* tokens.invalidate(t1) // a late 401 for the old token
         assert.strictEqual(accessToken(yield* tokens.get), "test-access-token-3")
@@ -637,6 +675,7 @@ describe("TokenService", () => {
       Effect.gen(function*() {
         const tokens = yield* TokenService.TokenService
         yield* tokens.get
+        yield* aSecondLater
         yield* TestGrant.failNext(1)
         yield* Effect.flip(tokens.refresh)
         yield* TestClock.adjust("3300 seconds")

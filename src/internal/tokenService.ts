@@ -9,7 +9,9 @@
  * the flight goes on for the others.
  *
  * A token fresh from the endpoint is used for at least `minTokenLifetime` (1 s by default), whatever
- * the server says, so a server answering `expires_in: 0` is asked once a second, not in a loop.
+ * the server says, and the next token request waits until that long after the last one (an API
+ * rejecting every token, a server answering `expires_in: 0`): the endpoint is asked at most once a
+ * second, never in a loop.
  *
  * @internal
  */
@@ -135,6 +137,8 @@ export const make = (
     // by `get`, and given to every flight.
     const clock = yield* Effect.clock
     const currentTime = Effect.sync(() => clock.unsafeCurrentTimeMillis())
+    /** When the grant last gave a token: token requests are at least `minTokenLifetime` apart. */
+    let lastFetchedAt = Number.NEGATIVE_INFINITY
 
     // -------------------------------------------------------------------------
     // token requests: each attempt with its timeout, a span and a count; retried
@@ -246,8 +250,18 @@ export const make = (
           const fresh = yield* loadFresh
           if (Option.isSome(fresh)) return fresh.value
         }
+        // a token invalidated (an API's 401) or refreshed right after it was fetched: the next request waits
+        // for `minTokenLifetime` since the last, so that nothing can make the service ask in a loop
+        const wait = lastFetchedAt + minLifetimeMillis - clock.unsafeCurrentTimeMillis()
+        if (wait > 0) {
+          yield* Effect.logDebug(
+            `a token was fetched ${seconds(minLifetimeMillis - wait)} ago: waiting before the next`
+          )
+          yield* Effect.sleep(Duration.millis(wait))
+        }
         const { entry } = yield* Ref.get(state)
         const token = yield* requestToken(Option.fromNullable(entry?.token))
+        lastFetchedAt = clock.unsafeCurrentTimeMillis()
         yield* save(token)
         return yield* toEntry(token, true)
       })
