@@ -589,6 +589,43 @@ describe("TokenService", () => {
         assert.strictEqual(accessToken(yield* tokens.get), "test-access-token-2")
       }).pipe(Effect.provide(makeLayer())))
 
+    it.effect("the grant is given the last token even after it was invalidated or expired (its refresh token)", () =>
+      Effect.gen(function*() {
+        const tokens = yield* TokenService.TokenService
+        const basis = Effect.flatMap(TestGrant.TestGrant, (t) => t.basis)
+        const first = yield* tokens.get
+        yield* aSecondLater
+        yield* tokens.invalidate(first)
+        yield* tokens.get
+        assert.strictEqual(Option.map((yield* basis)[1]!, accessToken).pipe(Option.getOrNull), "test-access-token-1")
+        yield* TestClock.adjust("2 hours") // expired
+        yield* tokens.get
+        assert.strictEqual(Option.map((yield* basis)[2]!, accessToken).pipe(Option.getOrNull), "test-access-token-2")
+      }).pipe(Effect.provide(makeLayer())))
+
+    it.effect("on a cold start, the grant is given the stored token, expired or not", () =>
+      Effect.gen(function*() {
+        const store = yield* TokenStore.TokenStore
+        const tokens = yield* TokenService.TokenService
+        const stale = Token.make({
+          accessToken: Redacted.make("from-an-earlier-run"),
+          tokenType: "Bearer",
+          expiresIn: 60,
+          refreshToken: Redacted.make("refresh-from-an-earlier-run"),
+          issuedAt: DateTime.unsafeMake(-3_600_000)
+        })
+        yield* store.save(tokens.key, stale)
+        assert.strictEqual(accessToken(yield* tokens.get), "test-access-token-1")
+        const given = (yield* Effect.flatMap(TestGrant.TestGrant, (t) => t.basis))[0]!
+        assert.strictEqual(
+          Option.flatMap(given, (t) => Option.fromNullable(t.refreshToken)).pipe(
+            Option.map(Redacted.value),
+            Option.getOrNull
+          ),
+          "refresh-from-an-earlier-run"
+        )
+      }).pipe(Effect.provide(makeLayer())))
+
     it.effect("refresh passes the current token to the grant (for refresh tokens)", () =>
       Effect.gen(function*() {
         const tokens = yield* TokenService.TokenService

@@ -67,9 +67,14 @@ interface State {
   readonly holdUntil: number
   /** The access tokens invalidated lately, newest first: never loaded back from the store. */
   readonly rejected: ReadonlyArray<Redacted.Redacted<string>>
+  /**
+   * The newest token obtained, kept when it is invalidated or expires: what the grant gets as `current`
+   * (its refresh token stays good when its access token was rejected).
+   */
+  readonly basis: Token.Token | undefined
 }
 
-const initialState: State = { entry: undefined, flight: undefined, holdUntil: 0, rejected: [] }
+const initialState: State = { entry: undefined, flight: undefined, holdUntil: 0, rejected: [], basis: undefined }
 
 /** How many invalidated tokens are remembered. */
 const rememberRejected = 8
@@ -243,6 +248,16 @@ export const make = (
     // flights
     // -------------------------------------------------------------------------
 
+    /**
+     * What the grant is given as the current token: the cached one, else the newest this service had
+     * (invalidated or expired), else whatever the store holds, due or not (a refresh token saved by an
+     * earlier run).
+     */
+    const currentBasis: Effect.Effect<Option.Option<Token.Token>> = Effect.flatMap(Ref.get(state), (s) => {
+      const known = s.entry?.token ?? s.basis
+      return known === undefined ? loadStored : Effect.succeed(Option.some(known))
+    })
+
     /** Obtains a token: from the store if someone else just got one, else from the grant, under the lock. */
     const acquire = (forced: boolean): Effect.Effect<Entry, TokenError.HttpError> => {
       const fetchAndSave = Effect.gen(function*() {
@@ -259,8 +274,7 @@ export const make = (
           )
           yield* Effect.sleep(Duration.millis(wait))
         }
-        const { entry } = yield* Ref.get(state)
-        const token = yield* requestToken(Option.fromNullable(entry?.token))
+        const token = yield* Effect.flatMap(currentBasis, requestToken)
         lastFetchedAt = clock.unsafeCurrentTimeMillis()
         yield* save(token)
         return yield* toEntry(token, true)
@@ -335,7 +349,7 @@ export const make = (
         const interrupted = Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
         const [held, nextAttempt] = yield* modify((s): [readonly [Entry | undefined, number], State] => {
           if (Exit.isSuccess(exit)) {
-            return [[undefined, 0], { ...s, entry: exit.value, flight: undefined, holdUntil: 0 }]
+            return [[undefined, 0], { ...s, entry: exit.value, flight: undefined, holdUntil: 0, basis: exit.value.token }]
           }
           const entry = s.entry
           if (interrupted || entry === undefined || now >= entry.expiresAt) {
