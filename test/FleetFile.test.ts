@@ -1,8 +1,15 @@
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as FileSystem from "@effect/platform/FileSystem"
 import { assert, describe, it } from "@effect/vitest"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Random from "effect/Random"
+import * as childProcess from "node:child_process"
+import * as fs from "node:fs/promises"
 import * as path from "node:path"
+import { TokenStore } from "tokenlayer"
+import type { WriterConfig } from "./support/fileWriter.js"
+import { writerConfigVariable, writerTokenNumber } from "./support/fileWriter.js"
 import * as Fleet from "./support/fleet.js"
 import * as TokenEndpoint from "./support/tokenEndpoint.js"
 
@@ -33,5 +40,71 @@ describe("a fleet of 8 processes sharing a file store", () => {
       const second = yield* fleet.broadcast({ cmd: "get" })
       assert.deepStrictEqual(second.map((a) => a.ok && a.tokenHash), Array(8).fill(Fleet.tokenHash(issued(1))))
       assert.strictEqual((yield* endpoint.requests).length, 2)
-    }).pipe(Effect.provide(TokenEndpoint.layer), Effect.scoped), 120_000)
+    }).pipe(Effect.scoped, Effect.provide(TokenEndpoint.layer)), 120_000)
+})
+
+describe("a process killed while it writes token files", () => {
+  it.live(
+    "SIGKILL at random moments, 200 times: the file is always a whole token, never half of one",
+    () =>
+      Effect.gen(function*() {
+        const directory = yield* tempDirectory
+        const key = "grant=client_credentials;token_url=http://127.0.0.1/oauth2/token;client_id=writer"
+        const store = yield* TokenStore.makeFile({ directory }).pipe(Effect.provide(NodeFileSystem.layer))
+        const { args } = yield* Fleet.launcher("fileWriter", { snapshot: true })
+        const lanes = 2
+        const killsPerLane = 100
+        const seen = { whole: 0, notCached: 0, numbers: new Set<number>() }
+
+        const killOnce = (lane: number, round: number) =>
+          Effect.scoped(Effect.gen(function*() {
+            const config: WriterConfig = { directory, key, first: (lane * killsPerLane + round) * 1_000_000 }
+            const child = yield* Effect.acquireRelease(
+              Effect.sync(() =>
+                childProcess.spawn(process.execPath, args, {
+                  env: { ...process.env, [writerConfigVariable]: JSON.stringify(config) },
+                  stdio: ["pipe", "pipe", "inherit"]
+                })
+              ),
+              (child) => Effect.sync(() => child.kill("SIGKILL"))
+            )
+            const exited = Effect.async<void>((resume) => {
+              if (child.exitCode !== null || child.signalCode !== null) return resume(Effect.void)
+              child.once("exit", () => resume(Effect.void))
+            })
+            yield* Effect.async<void>((resume) => {
+              child.stdout.on("data", (chunk: Buffer) => chunk.toString().includes("started") && resume(Effect.void))
+              child.once("exit", (code) => resume(Effect.dieMessage(`writer exited (${code}) before it started`)))
+            }).pipe(Effect.timeout("60 seconds"), Effect.orDie)
+            // let it write for a random while (a save takes a few milliseconds: two fsyncs), then kill it
+            yield* Effect.sleep(Duration.millis(yield* Random.nextIntBetween(0, 15)))
+            child.kill("SIGKILL")
+            yield* exited.pipe(Effect.timeout("10 seconds"), Effect.orDie)
+            const loaded = yield* Effect.either(store.load(key))
+            if (loaded._tag === "Left") {
+              assert.strictEqual(loaded.left._tag, "NotCached", `after kill ${lane}/${round}: ${loaded.left.message}`)
+              seen.notCached++
+            } else {
+              const n = writerTokenNumber(loaded.right)
+              assert.isDefined(n, `after kill ${lane}/${round}: a token the writer wrote`)
+              seen.whole++
+              seen.numbers.add(n!)
+            }
+          }))
+
+        yield* Effect.forEach(
+          Array.from({ length: lanes }, (_, lane) => lane),
+          (lane) =>
+            Effect.forEach(Array.from({ length: killsPerLane }, (_, round) => round), (round) => killOnce(lane, round)),
+          { concurrency: lanes }
+        )
+        assert.strictEqual(seen.whole + seen.notCached, lanes * killsPerLane)
+        // the writers did write: most reads found a token, and many different ones
+        assert.isAbove(seen.whole, lanes * killsPerLane / 2)
+        assert.isAbove(seen.numbers.size, 20)
+        const info = yield* Effect.promise(() => fs.stat(path.join(directory, TokenStore.fileName(key))))
+        assert.strictEqual(info.mode & 0o777, 0o600)
+      }).pipe(Effect.scoped),
+    180_000
+  )
 })

@@ -10,7 +10,8 @@
  *
  * The worker is bundled once per test process with esbuild (a dependency of tsx and vite) and started
  * with plain `node` (0.3 s); if esbuild cannot be loaded, or `TOKENLAYER_FLEET_LOADER=tsx`, it is run with
- * `node --import tsx --conditions=source` (2 s per process on the build machines).
+ * `node --import tsx --conditions=source` (2 s per process on the build machines). `launcher` does the
+ * same for other scripts of test/support (the file writer of the kill test).
  *
  * Fleet time is real time: run fleet tests with `it.live`, assert on counts and tokens, never on
  * timings, and give waits generous bounds (`answerTimeout`).
@@ -23,7 +24,6 @@ import type * as Scope from "effect/Scope"
 import type * as Esbuild from "esbuild"
 import * as childProcess from "node:child_process"
 import * as fs from "node:fs"
-import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import type { Answer, Command, Output, WorkerConfig } from "./fleetWorker.js"
@@ -35,33 +35,54 @@ export { tokenHash }
 const here = path.dirname(fileURLToPath(import.meta.url))
 const root = path.resolve(here, "..", "..")
 
-/** How a script of test/support is started: `node <args> <file>`. */
+/** How a script of test/support is started: `node <args>`. */
 export interface Launcher {
   readonly args: ReadonlyArray<string>
-  readonly file: string
 }
 
-const bundles = new Map<string, Promise<Launcher>>()
-let bundleDirectory: string | undefined
+/** Options of `launcher`. */
+export interface LauncherOptions {
+  /**
+   * Also build a V8 startup snapshot of the bundle (`node --build-snapshot`), which starts in half the
+   * time again: for scripts started hundreds of times. The script must hand its main function to
+   * `v8.startupSnapshot.setDeserializeMainFunction` when `isBuildingSnapshot()`, and must not load
+   * CommonJS dependencies that keep handles open at load time. Falls back to the plain bundle.
+   */
+  readonly snapshot?: boolean | undefined
+}
+
+const launchers = new Map<string, Promise<Launcher>>()
+
+/** Where bundles go: rebuilt by every test process (the sources change), so nothing piles up. */
+const bundleDirectory = path.join(root, "node_modules", ".cache", "tokenlayer-test")
+
+/** Writes `file` atomically: test processes running side by side build the same bundles. */
+const writeAtomically = (file: string, contents: Uint8Array): void => {
+  const temporary = `${file}.${process.pid}.tmp`
+  fs.writeFileSync(temporary, contents)
+  fs.renameSync(temporary, file)
+}
 
 /**
- * Bundles `test/support/<name>.ts` (and everything it imports, effect included) into one ES module
- * that plain `node` starts in a fraction of the time tsx takes. Done once per test process and name;
- * falls back to tsx when esbuild is not there.
+ * How to start `test/support/<name>.ts` quickly: bundled with everything it imports (effect included)
+ * into one file that plain `node` starts (0.3 s instead of tsx's 2 s), built once per test process.
+ * Falls back to `node --import tsx --conditions=source` when esbuild is not there, or when
+ * `TOKENLAYER_FLEET_LOADER=tsx`.
  */
-export const launcher = (name: string): Effect.Effect<Launcher> =>
+export const launcher = (name: string, options: LauncherOptions = {}): Effect.Effect<Launcher> =>
   Effect.promise(() => {
-    let pending = bundles.get(name)
+    const id = `${name}${options.snapshot === true ? ".snapshot" : ""}`
+    let pending = launchers.get(id)
     if (pending === undefined) {
-      pending = makeLauncher(name)
-      bundles.set(name, pending)
+      pending = makeLauncher(name, options.snapshot === true)
+      launchers.set(id, pending)
     }
     return pending
   })
 
-const makeLauncher = async (name: string): Promise<Launcher> => {
+const makeLauncher = async (name: string, snapshot: boolean): Promise<Launcher> => {
   const source = path.join(here, `${name}.ts`)
-  const tsx: Launcher = { args: ["--import", "tsx", "--conditions=source"], file: source }
+  const tsx: Launcher = { args: ["--import", "tsx", "--conditions=source", source] }
   if (process.env.TOKENLAYER_FLEET_LOADER === "tsx") return tsx
   let esbuild: typeof Esbuild
   try {
@@ -69,29 +90,42 @@ const makeLauncher = async (name: string): Promise<Launcher> => {
   } catch {
     return tsx
   }
-  if (bundleDirectory === undefined) {
-    const directory = fs.mkdtempSync(path.join(os.tmpdir(), "tokenlayer-fleet-"))
-    bundleDirectory = directory
-    process.once("exit", () => fs.rmSync(directory, { recursive: true, force: true }))
-  }
-  const outfile = path.join(bundleDirectory, `${name}.mjs`)
-  await esbuild.build({
+  fs.mkdirSync(bundleDirectory, { recursive: true })
+  const result = await esbuild.build({
     entryPoints: [source],
-    outfile,
     bundle: true,
+    write: false,
     platform: "node",
-    format: "esm",
+    // a snapshot is built from a script without `module` or `import`: an IIFE that requires builtins
+    format: snapshot ? "iife" : "esm",
     target: "node20",
     conditions: ["source"],
     absWorkingDir: root,
     logLevel: "silent",
     // CommonJS dependencies (undici, ioredis) call require()
-    banner: {
-      js:
-        "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);"
-    }
+    ...(snapshot ? {} : {
+      banner: {
+        js:
+          "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);"
+      }
+    })
   })
-  return { args: [], file: outfile }
+  const outfile = path.join(bundleDirectory, `${name}.${snapshot ? "cjs" : "mjs"}`)
+  writeAtomically(outfile, result.outputFiles[0]!.contents)
+  if (!snapshot) return { args: [outfile] }
+  const blob = path.join(bundleDirectory, `${name}.blob`)
+  const building = `${blob}.${process.pid}.tmp`
+  const built = await new Promise<boolean>((resolve) => {
+    const child = childProcess.spawn(process.execPath, ["--snapshot-blob", building, "--build-snapshot", outfile], {
+      cwd: bundleDirectory,
+      stdio: "ignore"
+    })
+    child.once("error", () => resolve(false))
+    child.once("exit", (code) => resolve(code === 0))
+  })
+  if (!built) return { args: [outfile] }
+  fs.renameSync(building, blob)
+  return { args: ["--snapshot-blob", blob] }
 }
 
 /** One worker process. */
@@ -142,7 +176,7 @@ export const startWorker = (
 ): Effect.Effect<FleetWorker, never, Scope.Scope> =>
   Effect.gen(function*() {
     const timeout = Duration.decode(options.answerTimeout ?? "60 seconds")
-    const { args, file } = yield* launcher("fleetWorker")
+    const { args } = yield* launcher("fleetWorker")
     const ready = yield* Deferred.make<number>()
     const gone = yield* Deferred.make<number | null>()
     const pending = new Map<number, Deferred.Deferred<Answer>>()
@@ -152,7 +186,7 @@ export const startWorker = (
 
     const child = yield* Effect.acquireRelease(
       Effect.sync(() =>
-        childProcess.spawn(process.execPath, [...args, file], {
+        childProcess.spawn(process.execPath, args, {
           cwd: root,
           env: { ...process.env, [configVariable]: JSON.stringify(config) },
           stdio: ["pipe", "pipe", "pipe"]

@@ -10,6 +10,7 @@ import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
@@ -36,6 +37,8 @@ export interface Reply {
   readonly body?: string | object
   /** Defaults to `application/json`. */
   readonly contentType?: string
+  /** Waits this long (on the Clock of the test) before answering: a slow token endpoint. */
+  readonly delay?: Duration.DurationInput
 }
 
 /** Chooses the reply to a request; `index` counts from 0. */
@@ -122,7 +125,9 @@ export const make: Effect.Effect<Service, never, HttpServer.HttpServer | Scope.S
       }
       const index = yield* Ref.modify(received, (all) => [all.length, [...all, recorded]])
       const respond = yield* Ref.get(responder)
-      return render(respond(recorded, index))
+      const reply = respond(recorded, index)
+      if (reply.delay !== undefined) yield* Effect.sleep(reply.delay)
+      return render(reply)
     }).pipe(Effect.orDie)
 
     yield* HttpServer.serveEffect(app)
