@@ -43,6 +43,186 @@ describe("a fleet of 8 processes sharing a file store", () => {
     }).pipe(Effect.scoped, Effect.provide(TokenEndpoint.layer)), 120_000)
 })
 
+/** Polls (real time, bounded) until `check` holds. */
+const eventually = (what: string, check: Effect.Effect<boolean>): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 3000; i++) {
+      if (yield* check) return
+      yield* Effect.sleep("20 millis")
+    }
+    return yield* Effect.dieMessage(`gave up waiting for ${what}`)
+  })
+
+/** The pid in the (only) lock file of `directory`, once there is one. */
+const lockOwner = (directory: string): Effect.Effect<number> =>
+  Effect.gen(function*() {
+    let pid: number | undefined
+    yield* eventually(
+      "a lock file",
+      Effect.promise(async () => {
+        const names = await fs.readdir(directory).catch(() => [])
+        const lock = names.find((name) => name.endsWith(".lock"))
+        if (lock === undefined) return false
+        const content = await fs.readFile(path.join(directory, lock), "utf8").catch(() => "")
+        try {
+          pid = (JSON.parse(content) as { readonly pid: number }).pid
+          return true
+        } catch {
+          return false
+        }
+      })
+    )
+    return pid!
+  })
+
+/** A token endpoint whose first answer takes `delay` (the holder's fetch), the others none. */
+const slowFirst = (delay: Duration.DurationInput) => (_: unknown, index: number): TokenEndpoint.Reply => ({
+  ...TokenEndpoint.tokenReply({ access_token: issued(index), expires_in: 3600 }),
+  ...(index === 0 ? { delay } : {})
+})
+
+describe("the lock holder of a fleet", () => {
+  it.live(
+    "killed (SIGKILL) mid-fetch: the others take over its lock at once and make one more request",
+    () =>
+      Effect.gen(function*() {
+        const endpoint = yield* TokenEndpoint.TokenEndpoint
+        yield* endpoint.respond(slowFirst("10 minutes"))
+        const directory = yield* tempDirectory
+        // staleAfter and lockTimeout of 10 minutes: only the dead-owner check can free the lock in time
+        const fleet = yield* Fleet.start(8, {
+          tokenUrl: endpoint.url,
+          store: { kind: "file", directory, staleAfterMillis: 600_000 },
+          lockTimeoutMillis: 600_000
+        })
+        const sent = yield* Effect.forEach(
+          fleet.workers,
+          (worker) => Effect.map(worker.send({ cmd: "get" }), (id) => [worker, id] as const)
+        )
+        yield* eventually("the first token request", Effect.map(endpoint.requests, (all) => all.length >= 1))
+        const pid = yield* lockOwner(directory)
+        const holder = fleet.workers.find((worker) => worker.pid === pid)
+        assert.isDefined(holder, "the lock holder is a worker")
+        yield* holder!.kill
+
+        const answers = yield* Effect.forEach(
+          sent.filter(([worker]) => worker !== holder),
+          ([worker, id]) => worker.answer(id),
+          { concurrency: "unbounded" }
+        )
+        assert.deepStrictEqual(answers.map((a) => a.ok && a.tokenHash), Array(7).fill(Fleet.tokenHash(issued(1))))
+        assert.strictEqual((yield* endpoint.requests).length, 2)
+        const logs = yield* fleet.logs
+        assert.isTrue(
+          logs.some((line) => line.message.includes(`its owner, process ${pid}, is gone`)),
+          "recovery logged"
+        )
+      }).pipe(Effect.scoped, Effect.provide(TokenEndpoint.layer)),
+    120_000
+  )
+
+  it.live(
+    "frozen (SIGSTOP) mid-fetch: its lock goes stale after staleAfter, one other process fetches",
+    () =>
+      Effect.gen(function*() {
+        const endpoint = yield* TokenEndpoint.TokenEndpoint
+        yield* endpoint.respond(slowFirst("10 minutes"))
+        const directory = yield* tempDirectory
+        const fleet = yield* Fleet.start(8, {
+          tokenUrl: endpoint.url,
+          store: { kind: "file", directory, staleAfterMillis: 1500 },
+          lockTimeoutMillis: 600_000
+        })
+        const sent = yield* Effect.forEach(
+          fleet.workers,
+          (worker) => Effect.map(worker.send({ cmd: "get" }), (id) => [worker, id] as const)
+        )
+        yield* eventually("the first token request", Effect.map(endpoint.requests, (all) => all.length >= 1))
+        const pid = yield* lockOwner(directory)
+        const holder = fleet.workers.find((worker) => worker.pid === pid)!
+        process.kill(pid, "SIGSTOP")
+
+        const answers = yield* Effect.forEach(
+          sent.filter(([worker]) => worker !== holder),
+          ([worker, id]) => worker.answer(id),
+          { concurrency: "unbounded" }
+        )
+        assert.deepStrictEqual(answers.map((a) => a.ok && a.tokenHash), Array(7).fill(Fleet.tokenHash(issued(1))))
+        assert.strictEqual((yield* endpoint.requests).length, 2)
+        const logs = yield* fleet.logs
+        assert.isTrue(logs.some((line) => line.message.includes("was not refreshed for")), "stale lock recovery logged")
+
+        // woken up, the old holder finds its lock gone, says so, and does not delete anyone else's
+        process.kill(pid, "SIGCONT")
+        yield* eventually(
+          "the old holder to notice",
+          Effect.map(holder.logs, (lines) => lines.some((line) => line.message.includes("was taken over")))
+        )
+      }).pipe(Effect.scoped, Effect.provide(TokenEndpoint.layer)),
+    120_000
+  )
+
+  it.live(
+    "alive with a slow fetch: it keeps its lock fresh (heartbeat), nobody takes it over",
+    () =>
+      Effect.gen(function*() {
+        const endpoint = yield* TokenEndpoint.TokenEndpoint
+        // a fetch that lasts more than twice staleAfter
+        yield* endpoint.respond(slowFirst("4 seconds"))
+        const directory = yield* tempDirectory
+        const fleet = yield* Fleet.start(8, {
+          tokenUrl: endpoint.url,
+          store: { kind: "file", directory, staleAfterMillis: 1500 },
+          lockTimeoutMillis: 600_000
+        })
+        const answers = yield* fleet.broadcast({ cmd: "get" })
+        assert.deepStrictEqual(answers.map((a) => a.ok && a.tokenHash), Array(8).fill(Fleet.tokenHash(issued(0))))
+        assert.strictEqual((yield* endpoint.requests).length, 1)
+      }).pipe(Effect.scoped, Effect.provide(TokenEndpoint.layer)),
+    120_000
+  )
+
+  it.live(
+    "frozen, with a lock that never goes stale: the others give up after lockTimeout and fetch on their own",
+    () =>
+      Effect.gen(function*() {
+        const endpoint = yield* TokenEndpoint.TokenEndpoint
+        yield* endpoint.respond(slowFirst("10 minutes"))
+        const directory = yield* tempDirectory
+        const fleet = yield* Fleet.start(8, {
+          tokenUrl: endpoint.url,
+          store: { kind: "file", directory, staleAfterMillis: 600_000 },
+          lockTimeoutMillis: 2000
+        })
+        const sent = yield* Effect.forEach(
+          fleet.workers,
+          (worker) => Effect.map(worker.send({ cmd: "get" }), (id) => [worker, id] as const)
+        )
+        yield* eventually("the first token request", Effect.map(endpoint.requests, (all) => all.length >= 1))
+        const pid = yield* lockOwner(directory)
+        const holder = fleet.workers.find((worker) => worker.pid === pid)!
+        process.kill(pid, "SIGSTOP")
+
+        const answers = yield* Effect.forEach(
+          sent.filter(([worker]) => worker !== holder),
+          ([worker, id]) => worker.answer(id),
+          { concurrency: "unbounded" }
+        )
+        assert.isTrue(answers.every((a) => a.ok), "every other worker got a token")
+        const requests = (yield* endpoint.requests).length
+        assert.isAtLeast(requests, 2)
+        assert.isAtMost(requests, 8)
+        const logs = yield* fleet.logs
+        assert.isTrue(
+          logs.some((line) => line.message.includes("fetching without the store's lock")),
+          "fallback logged"
+        )
+        process.kill(pid, "SIGCONT")
+      }).pipe(Effect.scoped, Effect.provide(TokenEndpoint.layer)),
+    120_000
+  )
+})
+
 describe("a process killed while it writes token files", () => {
   it.live(
     "SIGKILL at random moments, 200 times: the file is always a whole token, never half of one",
