@@ -199,3 +199,69 @@ export const isTransient = (error: HttpError): boolean => {
 export const isTokenError = (u: unknown): u is TokenError =>
   Predicate.isTagged(u, "NotCached") || Predicate.isTagged(u, "Corrupted") || Predicate.isTagged(u, "Expired") ||
   Predicate.isTagged(u, "HttpError")
+
+// -----------------------------------------------------------------------------
+// RFC 6749 / RFC 8628 error codes
+// -----------------------------------------------------------------------------
+
+/**
+ * Whether the token endpoint refused the grant itself (RFC 6749 §5.2 `invalid_grant`): a refresh token
+ * that is revoked, expired, already used (rotation) or unknown, a device code that was already used, an
+ * assertion that was refused. Trying again with the same grant cannot help: it takes a new login (the
+ * device flow does that on its own). Not transient.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { TokenError, TokenService } from "tokenlayer"
+ *
+ * const program = TokenService.get.pipe(
+ *   Effect.catchIf(TokenError.isInvalidGrant, () => Effect.dieMessage("the refresh token is dead: log in again"))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const isInvalidGrant = (error: HttpError): boolean => error.error === "invalid_grant"
+
+/**
+ * Whether the user (or the server) refused the authorization: RFC 8628 §3.5 `access_denied`, the user
+ * denied the device flow's request. Not transient.
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const isAccessDenied = (error: HttpError): boolean => error.error === "access_denied"
+
+/**
+ * Whether the device code expired before the user approved it (RFC 8628 §3.5 `expired_token`), as the
+ * server said or as the device flow found when the code's `expires_in` ran out. Not transient: a new
+ * device flow is needed.
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const isExpiredToken = (error: HttpError): boolean => error.error === "expired_token"
+
+/**
+ * A signing key that cannot sign: a PEM that is not a private key, a key that does not fit the
+ * algorithm (an RSA key for ES256), a public key where a private one is needed. Raised when a JWT
+ * grant or client authentication method is built (`Grant.jwtBearer`'s layer,
+ * `ClientAuth.privateKeyJwt`), never by a token request: a bad key is a configuration mistake, not a
+ * failure of the token endpoint, and trying again cannot help. Never shows the key.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class KeyError extends Schema.TaggedError<KeyError>()("KeyError", {
+  /** What the key is for: `jwt-bearer`, `client_secret_jwt` or `private_key_jwt`. */
+  purpose: Schema.String,
+  /** The JWS algorithm asked for or inferred (`RS256`), when known. */
+  alg: Schema.optional(Schema.String),
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `${this.purpose}: cannot sign${this.alg === undefined ? "" : ` ${this.alg}`} assertions: ${this.reason}`
+  }
+}
