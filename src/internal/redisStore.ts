@@ -219,24 +219,32 @@ export const make = (options: Options): Effect.Effect<TokenStore.Service, never,
     ))
     if (options.client !== undefined) yield* Deferred.done(firstAttempt, Exit.void)
 
-    const awaitFirstAttempt = Deferred.await(firstAttempt).pipe(
-      Effect.timeout(commandTimeout),
-      Effect.ignore
+    // once the first attempt is over, an operation does not wait for it (a plain check: no fiber, no timer)
+    let firstAttemptOver = options.client !== undefined
+    const awaitFirstAttempt = Effect.suspend(() =>
+      firstAttemptOver ? Effect.void : Deferred.await(firstAttempt).pipe(
+        Effect.timeout(commandTimeout),
+        Effect.ignore,
+        Effect.ensuring(Effect.sync(() => {
+          firstAttemptOver = true
+        }))
+      )
     )
 
-    /** One Redis call: waits for the first connection attempt, bounded by the command timeout; errors mapped. */
-    const call = <A>(
+    /**
+     * A client with a `commandTimeout` (ours always has one) fails a command that takes longer itself:
+     * no fiber and no timer of ours per call. Without one (a client passed in may have none), calls are
+     * bounded here, on the Clock, by the store's `commandTimeout`.
+     */
+    const bound: <A>(
+      effect: Effect.Effect<A, TokenError.StoreError>,
       key: string,
-      operation: TokenError.StoreError["operation"],
-      f: (redis: Redis) => Promise<A>
-    ): Effect.Effect<A, TokenError.StoreError> =>
-      Effect.zipRight(
-        awaitFirstAttempt,
-        Effect.tryPromise({
-          try: () => f(redis),
-          catch: (error) => new TokenError.StoreError({ key, operation, reason: describe(error) })
-        }).pipe(
-          Effect.timeoutFail({
+      operation: TokenError.StoreError["operation"]
+    ) => Effect.Effect<A, TokenError.StoreError> =
+      typeof redis.options.commandTimeout === "number" && redis.options.commandTimeout > 0
+        ? (effect) => effect
+        : (effect, key, operation) =>
+          Effect.timeoutFail(effect, {
             duration: commandTimeout,
             onTimeout: () =>
               new TokenError.StoreError({
@@ -245,6 +253,22 @@ export const make = (options: Options): Effect.Effect<TokenStore.Service, never,
                 reason: `Redis did not answer within ${Duration.format(commandTimeout)}`
               })
           })
+
+    /** One Redis call: waits for the first connection attempt (bounded), bounded by the command timeout; errors mapped. */
+    const call = <A>(
+      key: string,
+      operation: TokenError.StoreError["operation"],
+      f: (redis: Redis) => Promise<A>
+    ): Effect.Effect<A, TokenError.StoreError> =>
+      Effect.zipRight(
+        awaitFirstAttempt,
+        bound(
+          Effect.tryPromise({
+            try: () => f(redis),
+            catch: (error) => new TokenError.StoreError({ key, operation, reason: describe(error) })
+          }),
+          key,
+          operation
         )
       )
 
