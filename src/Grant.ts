@@ -30,6 +30,12 @@ export interface Service {
   readonly key: string
   /** Asks for a new token, once. `current` is the token held now, if any (a refresh token grant uses it). */
   readonly request: (current: Option.Option<Token.Token>) => Effect.Effect<Token.Token, TokenError.HttpError>
+  /**
+   * The request waits for a person (the device flow: minutes, not seconds). The token service gives it
+   * no per-attempt timeout (it still retries transient failures); the grant bounds each of its own HTTP
+   * exchanges instead. Default: false.
+   */
+  readonly interactive?: boolean | undefined
 }
 
 /**
