@@ -12,6 +12,8 @@
  *   renewal.
  * - A request whose body cannot be sent twice (a stream) is not retried: its 401 is returned.
  * - The grant's own token requests use the plain client it was built with, never this one.
+ * - Responses and errors show the caller's request, without the token (the platform's request shows
+ *   its headers in `inspect` and `JSON.stringify`).
  *
  * @since 0.1.0
  */
@@ -19,8 +21,10 @@ import type * as HttpBody from "@effect/platform/HttpBody"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
 import * as Effect from "effect/Effect"
+import * as Inspectable from "effect/Inspectable"
 import * as Layer from "effect/Layer"
 import * as Token from "./Token.js"
 import * as TokenError from "./TokenError.js"
@@ -67,6 +71,85 @@ const discard = (response: HttpClientResponse.HttpClientResponse): Effect.Effect
   )
 
 /**
+ * The response as the caller sees it: its `request` is the caller's request, without the token. The
+ * platform's `HttpClientRequest` shows its headers in `inspect` and `JSON.stringify` (and so in an
+ * error's or a response's), and the token must not reach a log that way.
+ */
+const scrubResponse = (
+  response: HttpClientResponse.HttpClientResponse,
+  request: HttpClientRequest.HttpClientRequest
+): HttpClientResponse.HttpClientResponse => new ScrubbedResponse(response, request)
+
+class ScrubbedResponse implements HttpClientResponse.HttpClientResponse {
+  readonly [HttpClientResponse.TypeId]: HttpClientResponse.TypeId = HttpClientResponse.TypeId
+  readonly [HttpIncomingMessage.TypeId]: HttpIncomingMessage.TypeId = HttpIncomingMessage.TypeId
+  constructor(
+    readonly original: HttpClientResponse.HttpClientResponse,
+    readonly request: HttpClientRequest.HttpClientRequest
+  ) {}
+  get status() {
+    return this.original.status
+  }
+  get headers() {
+    return this.original.headers
+  }
+  get cookies() {
+    return this.original.cookies
+  }
+  get remoteAddress() {
+    return this.original.remoteAddress
+  }
+  get formData() {
+    return this.original.formData
+  }
+  get text() {
+    return this.original.text
+  }
+  get json() {
+    return this.original.json
+  }
+  get urlParamsBody() {
+    return this.original.urlParamsBody
+  }
+  get arrayBuffer() {
+    return this.original.arrayBuffer
+  }
+  get stream() {
+    return this.original.stream
+  }
+  toJSON(): unknown {
+    return HttpIncomingMessage.inspect(this, {
+      _id: "@effect/platform/HttpClientResponse",
+      request: this.request.toJSON(),
+      status: this.status
+    })
+  }
+  toString(): string {
+    return Inspectable.format(this.toJSON())
+  }
+  [Inspectable.NodeInspectSymbol](): unknown {
+    return this.toJSON()
+  }
+}
+
+/** A client error as the caller sees it: about the caller's request, without the token. */
+const scrubError = <E>(error: E, request: HttpClientRequest.HttpClientRequest): E => {
+  if (!HttpClientError.isHttpClientError(error)) return error
+  const fields = {
+    request,
+    ...(error.cause === undefined ? {} : { cause: error.cause }),
+    ...(error.description === undefined ? {} : { description: error.description })
+  }
+  return (error._tag === "RequestError"
+    ? new HttpClientError.RequestError({ ...fields, reason: error.reason })
+    : new HttpClientError.ResponseError({
+      ...fields,
+      reason: error.reason,
+      response: scrubResponse(error.response, request)
+    })) as E
+}
+
+/**
  * One request: with the token, and once more with a fresh token after a 401.
  */
 const send = <E, R, E2>(
@@ -76,13 +159,18 @@ const send = <E, R, E2>(
   onTokenError: (error: TokenError.HttpError, request: HttpClientRequest.HttpClientRequest) => E2
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, E | E2, R> => {
   const token = Effect.mapError(tokens.get, (error) => onTokenError(error, request))
+  const execute = (with_: Token.Token) =>
+    Effect.mapBoth(client.execute(withToken(request, with_)), {
+      onFailure: (error) => scrubError(error, request),
+      onSuccess: (response) => scrubResponse(response, request)
+    })
   return Effect.flatMap(token, (sent) =>
-    Effect.flatMap(client.execute(withToken(request, sent)), (response) => {
+    Effect.flatMap(execute(sent), (response) => {
       if (response.status !== 401 || !isReplayable(request)) return Effect.succeed(response)
       return discard(response).pipe(
         Effect.zipRight(tokens.invalidate(sent)),
         Effect.zipRight(token),
-        Effect.flatMap((fresh) => client.execute(withToken(request, fresh)))
+        Effect.flatMap(execute)
       )
     }))
 }
