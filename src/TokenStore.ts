@@ -128,15 +128,16 @@ export interface FileOptions {
 
 /**
  * The file name (in the store's directory) of the token stored under `key`: `<slug>-<hash>.json`, the
- * slug made of the key's letters, digits, `.`, `_` and `-` (at most 64 of them), the hash the first 16
- * hex digits of the key's SHA-256. Any key gives a safe name, without path separators.
+ * slug made of the key's letters, digits, `.`, `_` and `-` (at most 64 of them; of a grant key, its
+ * values, without the names and URL schemes), the hash the first 16 hex digits of the key's SHA-256.
+ * Any key gives a safe name, without path separators. The lock file is `<slug>-<hash>.lock`.
  *
  * @example
  * ```ts
  * import { TokenStore } from "tokenlayer"
  *
  * TokenStore.fileName("grant=client_credentials;token_url=https://auth.example.com/token;client_id=app")
- * // "grant_client_credentials_token_url_https_auth.example.com_token_client_id_ap-<16 hex digits>.json"
+ * // "client_credentials_auth.example.com_token_app-a0380a8796e275cf.json"
  * ```
  *
  * @since 0.1.0

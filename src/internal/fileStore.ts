@@ -3,7 +3,8 @@
  * file per key.
  *
  * - Names: `<slug>-<hash>.json`, where the slug is the key's letters, digits, `.`, `_` and `-` (the rest
- *   as `_`, at most 64 characters) and the hash the first 16 hex digits of its SHA-256, so that any key
+ *   as `_`, at most 64 characters; of a grant key, the values without names nor URL schemes) and the
+ *   hash the first 16 hex digits of its SHA-256, so that any key
  *   (slashes, `..`, unicode, 5,000 characters) gives a short, readable name with no path separator,
  *   and keys that slug alike still get different files.
  * - Modes: files 0600 in a directory of 0700 (created, with its parents, if missing). A token file or a
@@ -61,10 +62,16 @@ const slugLength = 64
 // names
 // -----------------------------------------------------------------------------
 
-/** `<slug>-<hash>`: the name of a key's files, without extension. */
+/**
+ * `<slug>-<hash>`: the name of a key's files, without extension. The slug shows the values of a grant
+ * key (`grant=client_credentials;token_url=https://auth.example.com/token;client_id=app` gives
+ * `client_credentials_auth.example.com_token_app`); the hash tells apart keys with the same slug.
+ */
 const baseName = (key: string): string => {
   const hash = crypto.createHash("sha256").update(key, "utf8").digest("hex").slice(0, 16)
   const slug = key
+    .replace(/(^|;)[A-Za-z_]+=/g, "$1")
+    .replace(/[A-Za-z][A-Za-z0-9+.-]*:\/\//g, "")
     .replace(/[^A-Za-z0-9._-]+/g, "_")
     .slice(0, slugLength)
     .replace(/^[._-]+|[._-]+$/g, "")
