@@ -1,14 +1,18 @@
 /**
- * How a client authenticates at the token endpoint (RFC 6749 §2.3).
+ * How a client authenticates at the token endpoint (RFC 6749 §2.3, RFC 7523 §2.2).
  *
  * Methods are values, as in oauth4webapi: `ClientAuth.basic(secret)`, `ClientAuth.post(secret)`,
- * `ClientAuth.none`. A grant takes one; adding a method touches nothing else. Secrets stay `Redacted`
- * in what a method produces, until the request is put on the wire.
+ * `ClientAuth.none`, `ClientAuth.clientSecretJwt(secret)`, and `ClientAuth.privateKeyJwt({ privateKey })`
+ * (an `Effect`, since reading a private key can fail). A grant takes one; adding a method touches nothing
+ * else. Secrets stay `Redacted` in what a method produces, until the request is put on the wire.
  *
  * @since 0.1.0
  */
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
+import * as Jwt from "./internal/jwt.js"
+import type * as TokenError from "./TokenError.js"
 
 /**
  * What a client authentication method adds to a token request: headers and form parameters, secrets
@@ -40,7 +44,10 @@ export interface Context {
  * @category models
  */
 export interface ClientAuth {
-  /** The RFC 7591 `token_endpoint_auth_method` name: `client_secret_basic`, `client_secret_post`, `none`. */
+  /**
+   * The RFC 7591 `token_endpoint_auth_method` name: `client_secret_basic`, `client_secret_post`, `none`,
+   * `client_secret_jwt`, `private_key_jwt`.
+   */
   readonly method: string
   readonly authenticate: (context: Context) => Effect.Effect<Credentials>
 }
@@ -129,14 +136,182 @@ export const none: ClientAuth = {
  * @since 0.1.0
  * @category models
  */
-export type SecretMethod = "basic" | "post" | "client_secret_basic" | "client_secret_post"
+export type SecretMethod = "basic" | "post" | "client_secret_basic" | "client_secret_post" | "client_secret_jwt"
 
 /**
- * A secret-based method by name, for configuration: `basic` / `client_secret_basic` or
- * `post` / `client_secret_post`.
+ * A secret-based method by name, for configuration: `basic` / `client_secret_basic`,
+ * `post` / `client_secret_post`, or `client_secret_jwt` (with its defaults: HS256, 60-second assertions
+ * for the token URL). `private_key_jwt` takes a private key, not a secret: see `privateKeyJwt`.
  *
  * @since 0.1.0
  * @category constructors
  */
 export const fromMethod = (method: SecretMethod, clientSecret: Redacted.Redacted<string>): ClientAuth =>
-  method === "post" || method === "client_secret_post" ? post(clientSecret) : basic(clientSecret)
+  method === "post" || method === "client_secret_post"
+    ? post(clientSecret)
+    : method === "client_secret_jwt"
+    ? clientSecretJwt(clientSecret)
+    : basic(clientSecret)
+
+// -----------------------------------------------------------------------------
+// JWT client assertions (RFC 7523 §2.2, OpenID Connect Core §9)
+// -----------------------------------------------------------------------------
+
+/**
+ * The `client_assertion_type` of JWT client assertions (RFC 7523 §2.2).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const jwtBearerAssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+/**
+ * The HMAC algorithms of `client_secret_jwt` and of a `Grant.jwtBearer` secret.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type HmacAlgorithm = Jwt.HmacAlgorithm
+
+/**
+ * The signature algorithms of `private_key_jwt` and of a `Grant.jwtBearer` private key.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type AsymmetricAlgorithm = Jwt.AsymmetricAlgorithm
+
+/**
+ * A private key: a PEM string (PKCS#8 `-----BEGIN PRIVATE KEY-----`; PKCS#1 and SEC1 are read too) or
+ * a JWK, `Redacted` since both are secrets, or a key object that never prints its material (a
+ * WebCrypto / jose `CryptoKey`, a Node `KeyObject`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type PrivateKey = Jwt.PrivateKey
+
+/**
+ * What every JWT client assertion method can be told.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface AssertionOptions {
+  /** The `aud` claim. Default: the token URL (OpenID Connect Core §9). Some servers want their issuer. */
+  readonly audience?: string | ReadonlyArray<string> | undefined
+  /** From `iat` to `exp`, whole seconds (at least 1). Default: 60 seconds. */
+  readonly lifetime?: Duration.DurationInput | undefined
+}
+
+const defaultAssertionLifetime = 60
+
+const jwtClientAuth = (
+  method: "client_secret_jwt" | "private_key_jwt",
+  signer: Jwt.Signer,
+  options: AssertionOptions & { readonly keyId?: string | undefined }
+): ClientAuth => {
+  const lifetime = options.lifetime === undefined ? defaultAssertionLifetime : Jwt.lifetimeSeconds(options.lifetime)
+  return {
+    method,
+    authenticate: ({ clientId, tokenUrl }) =>
+      Effect.map(
+        Jwt.assertionOrDie(signer, {
+          keyId: options.keyId,
+          issuer: clientId,
+          subject: clientId,
+          audience: options.audience ?? tokenUrl,
+          lifetime,
+          jti: true
+        }),
+        (assertion) => ({
+          headers: [],
+          params: [
+            ["client_id", clientId],
+            ["client_assertion_type", jwtBearerAssertionType],
+            ["client_assertion", assertion]
+          ]
+        })
+      )
+  }
+}
+
+/**
+ * `client_secret_jwt` (RFC 7523 §2.2, OpenID Connect Core §9): for every token request a new JWT
+ * with `iss` = `sub` = the client id, `aud` = the token URL, `iat` now by the `Clock`, `exp` 60 seconds
+ * later and a random `jti`, signed with HMAC (HS256 by default) keyed by the client secret, sent as
+ * `client_assertion` with `client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer`
+ * and `client_id`. The secret itself never goes on the wire.
+ *
+ * @example
+ * ```ts
+ * import { Redacted } from "effect"
+ * import { ClientAuth, Grant } from "tokenlayer"
+ *
+ * const GrantLive = Grant.clientCredentials({
+ *   tokenUrl: "https://auth.example.com/oauth2/token",
+ *   clientId: "my-client",
+ *   clientAuth: ClientAuth.clientSecretJwt(Redacted.make(process.env.CLIENT_SECRET ?? ""), { alg: "HS512" })
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const clientSecretJwt = (
+  clientSecret: Redacted.Redacted<string>,
+  options: AssertionOptions & { readonly alg?: HmacAlgorithm | undefined } = {}
+): ClientAuth =>
+  jwtClientAuth("client_secret_jwt", Jwt.hmacSigner("client_secret_jwt", clientSecret, options.alg), options)
+
+/**
+ * The options of `privateKeyJwt`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PrivateKeyJwtOptions extends AssertionOptions {
+  readonly privateKey: PrivateKey
+  /** Default: from the key (RSA: RS256, EC P-256: ES256, P-384: ES384, P-521: ES512, Ed25519: EdDSA). */
+  readonly alg?: AsymmetricAlgorithm | undefined
+  /** The `kid` header: the id under which the server knows the public key. Not sent when absent. */
+  readonly keyId?: string | undefined
+}
+
+/**
+ * `private_key_jwt` (RFC 7523 §2.2, OpenID Connect Core §9): as `clientSecretJwt`, but signed with the
+ * client's private key (RS256, ES256, ...; `kid` when `keyId` is given), whose public key the server
+ * holds.
+ *
+ * An `Effect`, since the key is read and checked here, once, by signing a trial assertion: a PEM that is
+ * not a private key, or a key that does not fit `alg`, fails with a `KeyError` (which names the problem,
+ * never the key) when the grant's layer is built, not at a token request.
+ *
+ * @example
+ * ```ts
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import { Effect, Layer, Redacted } from "effect"
+ * import { ClientAuth, Grant } from "tokenlayer"
+ *
+ * // Layer<Grant, KeyError>: a bad key fails the layer
+ * const GrantLive = Layer.unwrapEffect(
+ *   Effect.map(
+ *     ClientAuth.privateKeyJwt({
+ *       privateKey: Redacted.make(process.env.CLIENT_PRIVATE_KEY ?? ""),
+ *       alg: "ES256",
+ *       keyId: "key-2024"
+ *     }),
+ *     (clientAuth) =>
+ *       Grant.clientCredentials({ tokenUrl: "https://auth.example.com/oauth2/token", clientId: "my-client", clientAuth })
+ *   )
+ * ).pipe(Layer.provide(NodeHttpClient.layerUndici))
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const privateKeyJwt = (options: PrivateKeyJwtOptions): Effect.Effect<ClientAuth, TokenError.KeyError> =>
+  Effect.map(
+    Jwt.privateKeySigner("private_key_jwt", options.privateKey, options.alg),
+    (signer) => jwtClientAuth("private_key_jwt", signer, options)
+  )
