@@ -10,13 +10,20 @@
  */
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
+import * as ConfigError from "effect/ConfigError"
+import * as Console from "effect/Console"
 import * as Context from "effect/Context"
+import type * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
-import type * as Option from "effect/Option"
+import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
 import * as ClientAuth from "./ClientAuth.js"
+import * as DeviceCode from "./internal/deviceCode.js"
+import * as InternalDiscovery from "./internal/discovery.js"
+import * as RefreshTokenGrant from "./internal/refreshTokenGrant.js"
 import * as TokenEndpoint from "./internal/tokenEndpoint.js"
 import type * as Token from "./Token.js"
 import type * as TokenError from "./TokenError.js"
@@ -229,4 +236,552 @@ export const clientCredentialsConfig = (
   Layer.effect(
     Grant,
     Effect.zipWith(config, HttpClient.HttpClient, (options, client) => makeClientCredentials(options, client))
+  )
+
+// -----------------------------------------------------------------------------
+// client authentication and endpoints, for the grants below
+// -----------------------------------------------------------------------------
+
+/**
+ * How a grant's client authenticates: `clientSecret` for HTTP Basic (RFC 6749 §2.3.1), `clientAuth` for
+ * any other method, or neither for a public client (`ClientAuth.none`: `client_id` in the body, as
+ * device-flow and command-line clients usually are).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ClientAuthOptions =
+  | { readonly clientSecret: Redacted.Redacted<string>; readonly clientAuth?: undefined }
+  | { readonly clientAuth: ClientAuth.ClientAuth; readonly clientSecret?: undefined }
+  | { readonly clientSecret?: undefined; readonly clientAuth?: undefined }
+
+const clientAuthOf = (options: ClientAuthOptions): ClientAuth.ClientAuth =>
+  options.clientAuth !== undefined
+    ? options.clientAuth
+    : options.clientSecret !== undefined
+    ? ClientAuth.basic(options.clientSecret)
+    : ClientAuth.none
+
+/**
+ * Where the token endpoint is: its URL, or the issuer whose metadata names it (see `discover`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type TokenEndpointOptions =
+  | { readonly tokenUrl: string; readonly issuer?: undefined }
+  | {
+    /** The issuer (`https://auth.example.com/realms/x`), or a `Discovery` shared by several grants. */
+    readonly issuer: string | Discovery
+    readonly tokenUrl?: undefined
+  }
+
+// -----------------------------------------------------------------------------
+// metadata discovery (RFC 8414, OpenID Connect Discovery 1.0)
+// -----------------------------------------------------------------------------
+
+/**
+ * An authorization server's metadata (RFC 8414 §2): the endpoints tokenlayer uses, and the whole
+ * document for the rest.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Metadata {
+  /** The issuer, equal to the one asked for (RFC 8414 §3.3: a document naming another is refused). */
+  readonly issuer: string
+  readonly tokenEndpoint: string
+  /** RFC 8628 §4: where the device flow starts. */
+  readonly deviceAuthorizationEndpoint?: string
+  /** RFC 7009 token revocation. */
+  readonly revocationEndpoint?: string
+  readonly grantTypesSupported?: ReadonlyArray<string>
+  readonly tokenEndpointAuthMethodsSupported?: ReadonlyArray<string>
+  readonly scopesSupported?: ReadonlyArray<string>
+  /** The document as the server sent it. */
+  readonly document: Readonly<Record<string, unknown>>
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface DiscoveryOptions {
+  /** How long a fetched document is used before it is fetched again. Default: 1 hour. */
+  readonly ttl?: Duration.DurationInput | undefined
+  /**
+   * Only this well-known document. Default: `oauth-authorization-server` (RFC 8414), then, when the
+   * server has none, `openid-configuration` (OpenID Connect Discovery 1.0).
+   */
+  readonly wellKnown?: "oauth-authorization-server" | "openid-configuration" | undefined
+}
+
+/**
+ * An issuer's metadata, cached: fetched on first use, then at most once per `ttl`, however many grants
+ * and renewals use it. The cache is `Effect.cachedInvalidateWithTTL` (a failed fetch is dropped at once,
+ * not kept for the TTL). Pass it as the `issuer` of several grants to share one document.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Discovery {
+  readonly _tag: "Discovery"
+  readonly issuer: string
+  readonly ttl: Duration.Duration
+  readonly metadata: Effect.Effect<Metadata, TokenError.HttpError>
+}
+
+/**
+ * Fetches an issuer's metadata, once, over the `HttpClient` in context: RFC 8414's
+ * `/.well-known/oauth-authorization-server`, then OpenID Connect's `/.well-known/openid-configuration`
+ * when the server has no RFC 8414 document. The document must name the issuer asked for (RFC 8414
+ * §3.3) and a token endpoint; every endpoint must be an http(s) URL. Anything else fails with an
+ * `HttpError` (reason `Decode` for a bad document, not transient).
+ *
+ * Grants given an `issuer` do this themselves, and cache the document (see `Discovery`).
+ *
+ * @example
+ * ```ts
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import { Console, Effect } from "effect"
+ * import { Grant } from "tokenlayer"
+ *
+ * const program = Grant.discover("https://auth.example.com/realms/iot").pipe(
+ *   Effect.tap((metadata) => Console.log(metadata.tokenEndpoint, metadata.deviceAuthorizationEndpoint)),
+ *   Effect.provide(NodeHttpClient.layerUndici)
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category discovery
+ */
+export const discover = (
+  issuer: string,
+  options?: DiscoveryOptions
+): Effect.Effect<Metadata, TokenError.HttpError, HttpClient.HttpClient> =>
+  Effect.flatMap(HttpClient.HttpClient, (client) => InternalDiscovery.discover(issuer, client, options))
+
+/**
+ * An issuer's metadata as a cached `Discovery` over the given client, to pass as the `issuer` of grants.
+ *
+ * @since 0.1.0
+ * @category discovery
+ */
+export const makeDiscovery: (issuer: string, client: HttpClient.HttpClient, options?: DiscoveryOptions) => Discovery =
+  InternalDiscovery.make
+
+/**
+ * An issuer's metadata as a cached `Discovery` over the `HttpClient` in context. Grants given it as their
+ * `issuer` share one document, fetched at most once per `ttl` (default 1 hour).
+ *
+ * @example
+ * ```ts
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import { Effect, Layer, Redacted } from "effect"
+ * import { Grant } from "tokenlayer"
+ *
+ * // two grants of one issuer, one metadata document
+ * const Grants = Layer.unwrapEffect(Effect.map(Grant.discovery("https://auth.example.com"), (issuer) =>
+ *   Layer.mergeAll(
+ *     Grant.refreshToken({ issuer, clientId: "cli", refreshToken: Redacted.make("from-an-earlier-login") })
+ *   ))).pipe(Layer.provide(NodeHttpClient.layerUndici))
+ * ```
+ *
+ * @since 0.1.0
+ * @category discovery
+ */
+export const discovery = (
+  issuer: string,
+  options?: DiscoveryOptions
+): Effect.Effect<Discovery, never, HttpClient.HttpClient> =>
+  Effect.map(HttpClient.HttpClient, (client) => InternalDiscovery.make(issuer, client, options))
+
+const optionalConfig = <A>(config: Config.Config<A>): Config.Config<A | undefined> =>
+  Config.map(Config.option(config), Option.getOrUndefined)
+
+/** `TOKEN_URL` or `ISSUER`; `CLIENT_ID`; `CLIENT_SECRET` (none: a public client) with `CLIENT_AUTH`; `SCOPE`. */
+type CommonSettings = TokenEndpointOptions & ClientAuthOptions & {
+  readonly clientId: string
+  readonly scope?: string | undefined
+}
+
+const commonConfig: Config.Config<CommonSettings> = Config.all({
+  tokenUrl: optionalConfig(Config.url("TOKEN_URL").pipe(Config.map((url) => url.toString()))),
+  issuer: optionalConfig(Config.nonEmptyString("ISSUER")),
+  clientId: Config.nonEmptyString("CLIENT_ID"),
+  clientSecret: optionalConfig(Config.redacted("CLIENT_SECRET")),
+  clientAuth: Config.literal("basic", "post", "client_secret_basic", "client_secret_post")("CLIENT_AUTH").pipe(
+    Config.withDefault("basic" as const)
+  ),
+  scope: optionalConfig(Config.string("SCOPE"))
+}).pipe(
+  Config.mapOrFail((c): Either.Either<CommonSettings, ConfigError.ConfigError> => {
+    const auth = c.clientSecret === undefined ? {} : { clientAuth: ClientAuth.fromMethod(c.clientAuth, c.clientSecret) }
+    const base = { clientId: c.clientId, ...auth, ...(c.scope === undefined ? {} : { scope: c.scope }) }
+    if (c.issuer !== undefined) return Either.right({ ...base, issuer: c.issuer })
+    if (c.tokenUrl !== undefined) return Either.right({ ...base, tokenUrl: c.tokenUrl })
+    return Either.left(ConfigError.MissingData(["ISSUER"], "Expected ISSUER or TOKEN_URL to be set"))
+  })
+)
+
+// -----------------------------------------------------------------------------
+// refresh token grant (RFC 6749 §6)
+// -----------------------------------------------------------------------------
+
+/**
+ * The options of the refresh token grant.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type RefreshTokenOptions =
+  & TokenEndpointOptions
+  & ClientAuthOptions
+  & {
+    readonly clientId: string
+    /**
+     * The refresh token to start from (from an earlier login). After that, the grant trades the current
+     * token's refresh token, or the newest it received.
+     */
+    readonly refreshToken: Redacted.Redacted<string>
+    /** A narrower scope to ask for (RFC 6749 §6). Not sent when absent. */
+    readonly scope?: string | ReadonlyArray<string> | undefined
+    /** More form parameters, sent as given. */
+    readonly extraParams?: Readonly<Record<string, string>> | undefined
+  }
+
+/**
+ * The refresh token grant as a value, over the given `HttpClient`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeRefreshToken = (options: RefreshTokenOptions, client: HttpClient.HttpClient): Service => {
+  const scope = scopeString(options.scope)
+  const endpoints = InternalDiscovery.endpoints(options, client)
+  const endpoint = { clientId: options.clientId, auth: clientAuthOf(options), tokenUrl: endpoints.tokenUrl }
+  const tracker = RefreshTokenGrant.makeTracker(options.refreshToken)
+  const send = RefreshTokenGrant.trade(
+    endpoint,
+    client,
+    TokenEndpoint.params([["scope", scope]]).concat(Object.entries(options.extraParams ?? {}))
+  )
+  return {
+    key: makeKey("refresh_token", [
+      endpoints.keyPart,
+      ["client", options.clientId],
+      ["scope", scope === undefined ? undefined : scope.split(/\s+/)]
+    ]),
+    request: (current) =>
+      Effect.suspend(() => {
+        const used = tracker.choose(current)
+        return Option.isNone(used)
+          ? Effect.fail(RefreshTokenGrant.noRefreshToken(options.tokenUrl))
+          : RefreshTokenGrant.tradeTracked(tracker, send, used.value)
+      })
+  }
+}
+
+/**
+ * The refresh token grant (RFC 6749 §6): keeps a login alive by trading refresh tokens.
+ *
+ * It starts from `refreshToken` (from an earlier login); after that it trades the refresh token of the
+ * current token (the token service gives it the newest it knows, even expired or only in the store).
+ * Rotation is handled: a new `refresh_token` in the answer replaces the old one, which is never sent
+ * again; an answer without one keeps the old one on the new token. A refresh token the server refuses
+ * (`invalid_grant`: revoked, expired, replayed) fails the request at once, not retried:
+ * `TokenError.isInvalidGrant(error)` says a new login is needed. With rotation, keep the tokens in a
+ * store that outlives the process (`TokenStore.layerFile`): the starting refresh token is spent after
+ * the first renewal.
+ *
+ * @example
+ * ```ts
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import { Effect, Layer, Redacted } from "effect"
+ * import { Grant, RefreshPolicy, RetryPolicy, TokenError, TokenService, TokenStore } from "tokenlayer"
+ *
+ * const Tokens = TokenService.layer().pipe(
+ *   Layer.provide(Grant.refreshToken({
+ *     issuer: "https://auth.example.com", // or tokenUrl: "https://auth.example.com/oauth/token"
+ *     clientId: "my-cli",
+ *     refreshToken: Redacted.make(process.env.REFRESH_TOKEN ?? "")
+ *   })),
+ *   Layer.provide([RefreshPolicy.fraction(0.1), RetryPolicy.layerDefault, TokenStore.layerFile({ directory: ".tokens" })]),
+ *   Layer.provide(NodeHttpClient.layerUndici)
+ * )
+ *
+ * const program = TokenService.get.pipe(
+ *   Effect.catchIf(TokenError.isInvalidGrant, () => Effect.dieMessage("the refresh token is dead: log in again"))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const refreshToken = (options: RefreshTokenOptions): Layer.Layer<Grant, never, HttpClient.HttpClient> =>
+  Layer.effect(Grant, Effect.map(HttpClient.HttpClient, (client) => makeRefreshToken(options, client)))
+
+/**
+ * The refresh token grant's options through `Config`: `ISSUER` or `TOKEN_URL`, `CLIENT_ID`,
+ * `REFRESH_TOKEN` (redacted), and optionally `CLIENT_SECRET` (absent: a public client), `CLIENT_AUTH`
+ * (`basic` or `post`) and `SCOPE`.
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const refreshTokenOptionsConfig: Config.Config<RefreshTokenOptions> = Config.zipWith(
+  commonConfig,
+  Config.redacted("REFRESH_TOKEN"),
+  (common, refreshToken): RefreshTokenOptions => ({ ...common, refreshToken })
+)
+
+/**
+ * The refresh token grant, its options read through `Config` (see `refreshTokenOptionsConfig`).
+ *
+ * @example
+ * ```ts
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import { Config, Layer } from "effect"
+ * import { Grant } from "tokenlayer"
+ *
+ * // reads MYAPP_ISSUER (or MYAPP_TOKEN_URL), MYAPP_CLIENT_ID, MYAPP_REFRESH_TOKEN, ...
+ * const MyApp = Grant.refreshTokenConfig(Config.nested(Grant.refreshTokenOptionsConfig, "MYAPP")).pipe(
+ *   Layer.provide(NodeHttpClient.layerUndici)
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const refreshTokenConfig = (
+  config: Config.Config<RefreshTokenOptions> = refreshTokenOptionsConfig
+): Layer.Layer<Grant, ConfigError.ConfigError, HttpClient.HttpClient> =>
+  Layer.effect(
+    Grant,
+    Effect.zipWith(config, HttpClient.HttpClient, (options, client) => makeRefreshToken(options, client))
+  )
+
+// -----------------------------------------------------------------------------
+// device authorization grant (RFC 8628)
+// -----------------------------------------------------------------------------
+
+/**
+ * What the user needs to approve a device flow, as the prompt gets it (RFC 8628 §3.2, §3.3).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DeviceAuthorization {
+  /** The code the user enters at `verificationUri`. Short-lived, meant to be shown. */
+  readonly userCode: string
+  readonly verificationUri: string
+  /** The verification URI with the user code in it (for a link or a QR code), when the server sends one. */
+  readonly verificationUriComplete?: string
+  /** How long the code is valid, and until when (by the Clock): the flow gives up then. */
+  readonly expiresIn: Duration.Duration
+  readonly expiresAt: DateTime.Utc
+  /** How often the token endpoint is polled (at first: `slow_down` adds 5 s). */
+  readonly interval: Duration.Duration
+}
+
+/**
+ * Where the device flow's endpoints are: both URLs, or the issuer whose metadata names them.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type DeviceEndpointOptions =
+  | { readonly tokenUrl: string; readonly deviceAuthorizationUrl: string; readonly issuer?: undefined }
+  | {
+    readonly issuer: string | Discovery
+    readonly tokenUrl?: undefined
+    readonly deviceAuthorizationUrl?: undefined
+  }
+
+/**
+ * The options of the device grant other than its prompt: what `deviceCodeOptionsConfig` reads.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type DeviceCodeSettings =
+  & DeviceEndpointOptions
+  & ClientAuthOptions
+  & {
+    readonly clientId: string
+    /** Space-separated scopes, or a list (`offline_access` asks many servers for a refresh token). */
+    readonly scope?: string | ReadonlyArray<string> | undefined
+    /** `audience` (Auth0). Not sent when absent. */
+    readonly audience?: string | undefined
+    /** More form parameters for the device authorization request, sent as given. */
+    readonly extraParams?: Readonly<Record<string, string>> | undefined
+    /** A refresh token from an earlier login, tried before a device flow is started. */
+    readonly refreshToken?: Redacted.Redacted<string> | undefined
+    /** The polling interval when the server sends none. Default: 5 seconds (RFC 8628 §3.2). */
+    readonly interval?: Duration.DurationInput | undefined
+    /** The longest one HTTP exchange (a poll, a refresh) may take. Default: 10 seconds. */
+    readonly httpTimeout?: Duration.DurationInput | undefined
+  }
+
+/**
+ * The options of the device grant.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type DeviceCodeOptions = DeviceCodeSettings & {
+  /**
+   * Shows the user where to go and what code to enter. Called once per device flow, before polling
+   * starts; the flow waits for the approval, not for the prompt's user.
+   */
+  readonly prompt: (authorization: DeviceAuthorization) => Effect.Effect<void>
+}
+
+/**
+ * A prompt that prints the verification URI and the user code to the console.
+ *
+ * @since 0.1.0
+ * @category prompts
+ */
+export const consolePrompt = (authorization: DeviceAuthorization): Effect.Effect<void> =>
+  Console.log(
+    [
+      `To sign in, open ${authorization.verificationUri} and enter the code ${authorization.userCode}`,
+      ...(authorization.verificationUriComplete === undefined
+        ? []
+        : [`(or open ${authorization.verificationUriComplete})`]),
+      `The code expires in ${Duration.format(authorization.expiresIn)}.`
+    ].join("\n")
+  )
+
+/**
+ * The device grant as a value, over the given `HttpClient`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeDeviceCode = (options: DeviceCodeOptions, client: HttpClient.HttpClient): Service => {
+  const scope = scopeString(options.scope)
+  const endpoints = InternalDiscovery.endpoints(options, client)
+  const resolved: DeviceCode.Resolved = {
+    endpoint: { clientId: options.clientId, auth: clientAuthOf(options), tokenUrl: endpoints.tokenUrl },
+    deviceAuthorizationUrl: endpoints.deviceAuthorizationUrl,
+    authorizationParams: TokenEndpoint.params([["scope", scope], ["audience", options.audience]]).concat(
+      Object.entries(options.extraParams ?? {})
+    ),
+    prompt: options.prompt,
+    interval: Duration.decode(options.interval ?? "5 seconds"),
+    httpTimeout: Duration.decode(options.httpTimeout ?? "10 seconds"),
+    tracker: RefreshTokenGrant.makeTracker(options.refreshToken)
+  }
+  return {
+    key: makeKey("device_code", [
+      endpoints.keyPart,
+      ["client", options.clientId],
+      ["scope", scope === undefined ? undefined : scope.split(/\s+/)],
+      ["audience", options.audience]
+    ]),
+    interactive: true,
+    request: DeviceCode.request(resolved, client)
+  }
+}
+
+/**
+ * The device authorization grant (RFC 8628), seed 004's re-authentication: the user approves on another
+ * device, and the token is kept alive by its refresh token.
+ *
+ * A token request trades the current token's refresh token when it has one. When it has none, or the
+ * server refuses it (`invalid_grant`), the device flow runs: a code from the device authorization
+ * endpoint, handed to your `prompt` (`userCode`, `verificationUri`, `verificationUriComplete`), then the
+ * token endpoint polled every `interval` (the server's, else 5 s; 5 s more after `slow_down`; longer
+ * after a transient failure) until the user approves. A denial fails with `access_denied`
+ * (`TokenError.isAccessDenied`), a code that runs out with `expired_token` (`TokenError.isExpiredToken`);
+ * neither is retried. All waits are `Effect.sleep`: `TestClock` drives them in tests.
+ *
+ * The grant is `interactive`: the token service gives it no per-attempt timeout (a login takes
+ * minutes); each HTTP exchange has its own (`httpTimeout`, 10 s). `get` waits for the login while
+ * there is no valid token. With `TokenStore.layerFile`, a restart goes on with the saved refresh token
+ * instead of asking the user again.
+ *
+ * @example
+ * ```ts
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import { Layer } from "effect"
+ * import { Grant, RefreshPolicy, RetryPolicy, TokenService, TokenStore } from "tokenlayer"
+ *
+ * const Tokens = TokenService.layer().pipe(
+ *   Layer.provide(Grant.deviceCode({
+ *     issuer: "https://auth.example.com", // its metadata names both endpoints
+ *     clientId: "my-cli", // a public client: no secret
+ *     scope: "openid offline_access",
+ *     prompt: Grant.consolePrompt
+ *   })),
+ *   Layer.provide([RefreshPolicy.fraction(0.1), RetryPolicy.layerDefault, TokenStore.layerFile({ directory: ".tokens" })]),
+ *   Layer.provide(NodeHttpClient.layerUndici)
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const deviceCode = (options: DeviceCodeOptions): Layer.Layer<Grant, never, HttpClient.HttpClient> =>
+  Layer.effect(Grant, Effect.map(HttpClient.HttpClient, (client) => makeDeviceCode(options, client)))
+
+/**
+ * The device grant's options other than the prompt, through `Config`: `ISSUER`, or `TOKEN_URL` and
+ * `DEVICE_AUTHORIZATION_URL`; `CLIENT_ID`; and optionally `CLIENT_SECRET` (absent: a public client),
+ * `CLIENT_AUTH`, `SCOPE`, `AUDIENCE`.
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const deviceCodeOptionsConfig: Config.Config<DeviceCodeSettings> = Config.zipWith(
+  commonConfig,
+  Config.all({
+    deviceAuthorizationUrl: optionalConfig(
+      Config.url("DEVICE_AUTHORIZATION_URL").pipe(Config.map((url) => url.toString()))
+    ),
+    audience: optionalConfig(Config.string("AUDIENCE"))
+  }),
+  (common, c) => ({ common, ...c })
+).pipe(
+  Config.mapOrFail(({ audience, common, deviceAuthorizationUrl }): Either.Either<
+    DeviceCodeSettings,
+    ConfigError.ConfigError
+  > => {
+    const extra = audience === undefined ? {} : { audience }
+    if (common.issuer !== undefined) return Either.right({ ...common, ...extra })
+    if (deviceAuthorizationUrl === undefined) {
+      return Either.left(
+        ConfigError.MissingData(["DEVICE_AUTHORIZATION_URL"], "Expected ISSUER or DEVICE_AUTHORIZATION_URL to be set")
+      )
+    }
+    return Either.right({ ...common, ...extra, deviceAuthorizationUrl })
+  })
+)
+
+/**
+ * The device grant, its options read through `Config` (see `deviceCodeOptionsConfig`), with your prompt.
+ *
+ * @example
+ * ```ts
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import { Config, Layer } from "effect"
+ * import { Grant } from "tokenlayer"
+ *
+ * // reads MYAPP_ISSUER, MYAPP_CLIENT_ID, MYAPP_SCOPE, ...
+ * const MyApp = Grant.deviceCodeConfig(Grant.consolePrompt, Config.nested(Grant.deviceCodeOptionsConfig, "MYAPP"))
+ *   .pipe(Layer.provide(NodeHttpClient.layerUndici))
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const deviceCodeConfig = (
+  prompt: (authorization: DeviceAuthorization) => Effect.Effect<void>,
+  config: Config.Config<DeviceCodeSettings> = deviceCodeOptionsConfig
+): Layer.Layer<Grant, ConfigError.ConfigError, HttpClient.HttpClient> =>
+  Layer.effect(
+    Grant,
+    Effect.zipWith(config, HttpClient.HttpClient, (settings, client) => makeDeviceCode({ ...settings, prompt }, client))
   )

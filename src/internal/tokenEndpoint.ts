@@ -99,7 +99,12 @@ const describeCause = (cause: unknown): string => {
   return "unknown cause"
 }
 
-const transportError = (url: string, error: HttpClientError.HttpClientError): HttpError =>
+/**
+ * An `HttpError` of reason `Transport` for a request that got no (readable) answer.
+ *
+ * @internal
+ */
+export const transportError = (url: string, error: HttpClientError.HttpClientError): HttpError =>
   new HttpError({
     reason: "Transport",
     url,
@@ -134,7 +139,8 @@ const ErrorBody = Schema.Struct({
 })
 const decodeErrorBody = Schema.decodeUnknownOption(ErrorBody)
 
-const parseJson = (text: string): Option.Option<unknown> => {
+/** @internal */
+export const parseJson = (text: string): Option.Option<unknown> => {
   try {
     return Option.some(JSON.parse(text))
   } catch {
@@ -142,7 +148,13 @@ const parseJson = (text: string): Option.Option<unknown> => {
   }
 }
 
-const statusError = (
+/**
+ * An `HttpError` of reason `Status` for a non-2xx answer (or a 2xx with an RFC 6749 §5.2 error body):
+ * the status, the error code, description and URI when the body has them, and `Retry-After`.
+ *
+ * @internal
+ */
+export const statusError = (
   url: string,
   response: HttpClientResponse.HttpClientResponse,
   json: Option.Option<unknown>,

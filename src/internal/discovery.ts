@@ -1,0 +1,268 @@
+/**
+ * Authorization server metadata (RFC 8414) and OpenID Connect Discovery 1.0: find the endpoints of an
+ * issuer, check that the document is the issuer's own (RFC 8414 §3.3), and cache it.
+ *
+ * The cache is `Effect.cachedInvalidateWithTTL` (the `cachedWithTTL` of the user's design, with the
+ * means to drop an entry): a document is fetched once per TTL (1 hour by default) however many token
+ * requests need it, and a failed fetch is dropped at once instead of being served for the whole TTL
+ * (`cachedWithTTL` alone would keep an outage, or an interrupted fetch, for an hour).
+ *
+ * @internal
+ */
+import type * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import type * as Grant from "../Grant.js"
+import * as Token from "../Token.js"
+import * as TokenError from "../TokenError.js"
+import { displayUrl, parseJson, statusError, transportError } from "./tokenEndpoint.js"
+
+/** The two well-known suffixes, in the order they are tried. */
+const wellKnownNames = ["oauth-authorization-server", "openid-configuration"] as const
+
+const isHttpUrl = (value: string): boolean => {
+  try {
+    const url = new URL(value)
+    return url.protocol === "https:" || url.protocol === "http:"
+  } catch {
+    return false
+  }
+}
+
+const EndpointUrl = Schema.String.pipe(
+  Schema.filter((s) => isHttpUrl(s) || "must be an http(s) URL"),
+  Schema.annotations({ identifier: "EndpointUrl" })
+)
+
+const MetadataDocument = Schema.Struct({
+  issuer: Schema.String,
+  token_endpoint: EndpointUrl,
+  device_authorization_endpoint: Schema.optional(EndpointUrl),
+  revocation_endpoint: Schema.optional(EndpointUrl),
+  grant_types_supported: Schema.optional(Schema.Array(Schema.String)),
+  token_endpoint_auth_methods_supported: Schema.optional(Schema.Array(Schema.String)),
+  scopes_supported: Schema.optional(Schema.Array(Schema.String))
+}).annotations({ identifier: "AuthorizationServerMetadata" })
+
+const decodeDocument = Schema.decodeUnknownEither(MetadataDocument)
+
+/**
+ * The metadata URL of an issuer: RFC 8414 §3.1 inserts `/.well-known/oauth-authorization-server`
+ * between the host and the issuer's path; OpenID Connect Discovery appends
+ * `/.well-known/openid-configuration` to the issuer.
+ *
+ * @internal
+ */
+export const metadataUrl = (issuer: URL, name: (typeof wellKnownNames)[number]): string => {
+  const path = issuer.pathname.replace(/\/+$/, "")
+  const url = new URL(issuer.toString())
+  url.pathname = name === "oauth-authorization-server"
+    ? `/.well-known/oauth-authorization-server${path}`
+    : `${path}/.well-known/openid-configuration`
+  return url.toString()
+}
+
+/** RFC 8414 §2: an `https` URL (here `http` too, for local servers) with no query or fragment. */
+const parseIssuer = (issuer: string): Either.Either<URL, TokenError.HttpError> => {
+  const invalid = (why: string) =>
+    Either.left(
+      new TokenError.HttpError({ reason: "Decode", url: displayUrl(issuer), detail: `invalid issuer: ${why}` })
+    )
+  let url: URL
+  try {
+    url = new URL(issuer)
+  } catch {
+    return invalid("not a URL")
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") return invalid("not an http(s) URL")
+  if (url.search !== "" || url.hash !== "" || issuer.includes("?") || issuer.includes("#")) {
+    return invalid("an issuer has no query or fragment (RFC 8414 §2)")
+  }
+  if (url.username !== "" || url.password !== "") return invalid("an issuer has no user or password")
+  return Either.right(url)
+}
+
+/** One GET: the parsed JSON of a 2xx answer (`None` when it is not JSON), or the `HttpError` of anything else. */
+const fetchJson = (client: HttpClient.HttpClient, url: string) =>
+  client.execute(HttpClientRequest.get(url).pipe(HttpClientRequest.acceptJson)).pipe(
+    Effect.mapError((error) => transportError(displayUrl(url), error)),
+    Effect.flatMap((response) =>
+      Effect.gen(function*() {
+        const text = yield* Effect.mapError(response.text, (error) => transportError(displayUrl(url), error))
+        const json = parseJson(text)
+        if (response.status < 200 || response.status >= 300) {
+          return yield* Effect.fail(statusError(displayUrl(url), response, json, yield* DateTime.now))
+        }
+        return { json, status: response.status, contentType: response.headers["content-type"] ?? "none" }
+      })
+    ),
+    Effect.scoped
+  )
+
+/** Checks a document: the issuer's own (RFC 8414 §3.3), with a token endpoint, every endpoint a URL. */
+const toMetadata = (
+  issuer: string,
+  url: string,
+  json: unknown
+): Either.Either<Grant.Metadata, TokenError.HttpError> => {
+  const bad = (detail: string) =>
+    Either.left(new TokenError.HttpError({ reason: "Decode", url: displayUrl(url), status: 200, detail }))
+  if (typeof json !== "object" || json === null || Array.isArray(json)) return bad("the metadata is not a JSON object")
+  const named = (json as { readonly issuer?: unknown }).issuer
+  if (typeof named === "string" && named !== issuer) {
+    return bad(
+      `issuer mismatch: the document names ${JSON.stringify(named.slice(0, 200))}, not ${
+        JSON.stringify(issuer)
+      } (RFC 8414 §3.3)`
+    )
+  }
+  const decoded = decodeDocument(json)
+  if (Either.isLeft(decoded)) return bad(`not authorization server metadata: ${Token.describeParseError(decoded.left)}`)
+  const doc = decoded.right
+  return Either.right({
+    issuer: doc.issuer,
+    tokenEndpoint: doc.token_endpoint,
+    ...(doc.device_authorization_endpoint === undefined
+      ? {}
+      : { deviceAuthorizationEndpoint: doc.device_authorization_endpoint }),
+    ...(doc.revocation_endpoint === undefined ? {} : { revocationEndpoint: doc.revocation_endpoint }),
+    ...(doc.grant_types_supported === undefined ? {} : { grantTypesSupported: doc.grant_types_supported }),
+    ...(doc.token_endpoint_auth_methods_supported === undefined
+      ? {}
+      : { tokenEndpointAuthMethodsSupported: doc.token_endpoint_auth_methods_supported }),
+    ...(doc.scopes_supported === undefined ? {} : { scopesSupported: doc.scopes_supported }),
+    document: json as Readonly<Record<string, unknown>>
+  })
+}
+
+/**
+ * Fetches and checks an issuer's metadata: RFC 8414 first, then OpenID Connect Discovery when the first
+ * is not there (a 4xx that is not transient, or an answer that is not JSON). A document that is there
+ * but wrong (another issuer, no token endpoint) is an error, not a reason to try the other.
+ *
+ * @internal
+ */
+export const discover = (
+  issuer: string,
+  client: HttpClient.HttpClient,
+  options: Grant.DiscoveryOptions = {}
+): Effect.Effect<Grant.Metadata, TokenError.HttpError> =>
+  Effect.gen(function*() {
+    const parsed = parseIssuer(issuer)
+    if (Either.isLeft(parsed)) return yield* Effect.fail(parsed.left)
+    const names = options.wellKnown === undefined ? wellKnownNames : [options.wellKnown]
+    const misses: Array<string> = []
+    let lastStatus: number | undefined = undefined
+    for (const name of names) {
+      const url = metadataUrl(parsed.right, name)
+      const answer = yield* Effect.either(fetchJson(client, url))
+      if (Either.isLeft(answer)) {
+        const error = answer.left
+        if (error.reason !== "Status" || TokenError.isTransient(error)) return yield* Effect.fail(error)
+        misses.push(`${displayUrl(url)} (${error.status})`)
+        lastStatus = error.status
+        continue
+      }
+      if (Option.isNone(answer.right.json)) {
+        misses.push(`${displayUrl(url)} (not JSON: ${answer.right.contentType.slice(0, 100)})`)
+        lastStatus = answer.right.status
+        continue
+      }
+      const metadata = toMetadata(issuer, url, answer.right.json.value)
+      if (Either.isLeft(metadata)) return yield* Effect.fail(metadata.left)
+      return metadata.right
+    }
+    return yield* Effect.fail(
+      new TokenError.HttpError({
+        reason: lastStatus !== undefined && lastStatus >= 200 && lastStatus < 300 ? "Decode" : "Status",
+        url: displayUrl(issuer),
+        ...(lastStatus === undefined ? {} : { status: lastStatus }),
+        detail: `no authorization server metadata at ${misses.join(" nor at ")}`
+      })
+    )
+  })
+
+/**
+ * An issuer's metadata, fetched at most once per `ttl` (default 1 hour) over `client`, failures not
+ * kept.
+ *
+ * @internal
+ */
+export const make = (
+  issuer: string,
+  client: HttpClient.HttpClient,
+  options: Grant.DiscoveryOptions = {}
+): Grant.Discovery => {
+  const ttl = Duration.decode(options.ttl ?? "1 hour")
+  // building the cache is pure (a SynchronizedRef): no context, no Clock, nothing to fail
+  const [cached, invalidate] = Effect.runSync(Effect.cachedInvalidateWithTTL(discover(issuer, client, options), ttl))
+  return {
+    _tag: "Discovery",
+    issuer,
+    ttl,
+    metadata: Effect.onExit(cached, (exit) => Exit.isFailure(exit) ? invalidate : Effect.void)
+  }
+}
+
+/**
+ * Where a grant's endpoints are: given as URLs, or found in its issuer's metadata.
+ *
+ * @internal
+ */
+export interface Endpoints {
+  /** What names the endpoints in the grant's key: `["url", tokenUrl]` or `["issuer", issuer]`. */
+  readonly keyPart: readonly [string, string]
+  readonly tokenUrl: Effect.Effect<string, TokenError.HttpError>
+  /** RFC 8628's device authorization endpoint; fails when the options or the metadata have none. */
+  readonly deviceAuthorizationUrl: Effect.Effect<string, TokenError.HttpError>
+}
+
+/**
+ * The endpoints of `{ tokenUrl, deviceAuthorizationUrl? }` or `{ issuer }` options. An issuer given as a
+ * string gets a cache of its own; a `Discovery` is shared by every grant given it.
+ *
+ * @internal
+ */
+export const endpoints = (
+  options: {
+    readonly tokenUrl?: string | undefined
+    readonly deviceAuthorizationUrl?: string | undefined
+    readonly issuer?: string | Grant.Discovery | undefined
+  },
+  client: HttpClient.HttpClient
+): Endpoints => {
+  if (options.issuer === undefined) {
+    const tokenUrl = options.tokenUrl ?? ""
+    const deviceUrl = options.deviceAuthorizationUrl
+    return {
+      keyPart: ["url", tokenUrl],
+      tokenUrl: Effect.succeed(tokenUrl),
+      deviceAuthorizationUrl: deviceUrl === undefined
+        ? Effect.fail(
+          new TokenError.HttpError({ reason: "Decode", detail: "no device authorization URL was given" })
+        )
+        : Effect.succeed(deviceUrl)
+    }
+  }
+  const discovery = typeof options.issuer === "string" ? make(options.issuer, client) : options.issuer
+  return {
+    keyPart: ["issuer", discovery.issuer],
+    tokenUrl: Effect.map(discovery.metadata, (m) => m.tokenEndpoint),
+    deviceAuthorizationUrl: Effect.flatMap(discovery.metadata, (m) =>
+      m.deviceAuthorizationEndpoint === undefined
+        ? Effect.fail(
+          new TokenError.HttpError({
+            reason: "Decode",
+            url: displayUrl(discovery.issuer),
+            detail: "the issuer's metadata names no device_authorization_endpoint (RFC 8628 §4)"
+          })
+        )
+        : Effect.succeed(m.deviceAuthorizationEndpoint))
+  }
+}
