@@ -24,6 +24,7 @@ import * as ClientAuth from "./ClientAuth.js"
 import * as DeviceCode from "./internal/deviceCode.js"
 import * as InternalDiscovery from "./internal/discovery.js"
 import * as RefreshTokenGrant from "./internal/refreshTokenGrant.js"
+import * as JwtBearer from "./internal/jwtBearer.js"
 import * as TokenEndpoint from "./internal/tokenEndpoint.js"
 import type * as Token from "./Token.js"
 import type * as TokenError from "./TokenError.js"
@@ -784,4 +785,107 @@ export const deviceCodeConfig = (
   Layer.effect(
     Grant,
     Effect.zipWith(config, HttpClient.HttpClient, (settings, client) => makeDeviceCode({ ...settings, prompt }, client))
+  )
+
+// -----------------------------------------------------------------------------
+// JWT bearer grant (RFC 7523 §2.1)
+// -----------------------------------------------------------------------------
+
+/**
+ * The options of the JWT bearer grant: where to ask (`tokenUrl`), what the assertion says (`issuer`,
+ * optional `subject`, `audience` (default: the token URL), `keyId`, `lifetime` (default 1 hour), `jti`
+ * (default on), more `claims`), and how it is signed: a `secret` (HS256, or `alg` HS384 / HS512) or a
+ * `privateKey` (RS256, ES256, ...: see `ClientAuth.PrivateKey`). Optionally `scope`, `extraParams`,
+ * and `clientId` with `clientAuth` for a server that also wants the client to authenticate.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type JwtBearerOptions = JwtBearer.Options
+
+/**
+ * The JWT bearer grant as a value, over the given `HttpClient`. Fails with a `KeyError` when the key
+ * cannot sign (a bad PEM, a key that does not fit `alg`).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeJwtBearer = (
+  options: JwtBearerOptions,
+  client: HttpClient.HttpClient
+): Effect.Effect<Service, TokenError.KeyError> =>
+  JwtBearer.make(options, client, makeKey(JwtBearer.grantType, JwtBearer.keyParts(options)))
+
+/**
+ * The JWT bearer grant (RFC 7523 §2.1), the flow of Disruptive Technologies' service accounts: every
+ * token request carries a new assertion, a JWT with header `alg` and `kid`, claims `iss`, `sub` (when
+ * given), `aud` (default: the token URL), `iat` (now, by the `Clock`), `exp` (`iat` + `lifetime`,
+ * default 1 hour) and a random `jti`, sent as
+ * `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer&assertion=...`.
+ *
+ * The key is read, and one trial assertion signed, when the layer is built: a key that cannot sign fails
+ * the layer with a `KeyError` (never showing the key), not a token request.
+ *
+ * @example
+ * ```ts
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import { Layer, Redacted } from "effect"
+ * import { Grant } from "tokenlayer"
+ *
+ * // Disruptive Technologies: a service account's key id, email and secret
+ * const DT = Grant.jwtBearer({
+ *   tokenUrl: "https://identity.disruptive-technologies.com/oauth2/token",
+ *   keyId: "my-key-id",
+ *   issuer: "my-account@my-project.serviceaccount.d21s.com",
+ *   secret: Redacted.make("my-secret")
+ * }).pipe(Layer.provide(NodeHttpClient.layerUndici))
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const jwtBearer = (
+  options: JwtBearerOptions
+): Layer.Layer<Grant, TokenError.KeyError, HttpClient.HttpClient> =>
+  Layer.effect(Grant, Effect.flatMap(HttpClient.HttpClient, (client) => makeJwtBearer(options, client)))
+
+/**
+ * Reads the JWT bearer options through `Config`: `TOKEN_URL`, `ISSUER`, `KEY_ID` (optional), and
+ * `SECRET` (HMAC) or `PRIVATE_KEY` (a PEM), both with `Config.redacted`; optionally `ALG`, `SUBJECT`,
+ * `AUDIENCE` and `SCOPE`. Nest them with `Config.nested("X")` to read `X_TOKEN_URL` and so on, or build
+ * the options from names of your own with `Config.all` (see `jwtBearerConfig`).
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const jwtBearerOptionsConfig: Config.Config<JwtBearerOptions> = JwtBearer.optionsConfig
+
+/**
+ * The JWT bearer grant, its options read through `Config` (by default `jwtBearerOptionsConfig`). Fails
+ * with a `ConfigError` when a setting is missing, and a `KeyError` when the key cannot sign.
+ *
+ * @example
+ * ```ts
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import { Config, Layer } from "effect"
+ * import { Grant } from "tokenlayer"
+ *
+ * // Disruptive Technologies' variables, as in their guide
+ * const DT = Grant.jwtBearerConfig(Config.all({
+ *   tokenUrl: Config.succeed("https://identity.disruptive-technologies.com/oauth2/token"),
+ *   keyId: Config.string("DT_SERVICE_ACCOUNT_KEY_ID"),
+ *   issuer: Config.string("DT_SERVICE_ACCOUNT_EMAIL"),
+ *   secret: Config.redacted("DT_SERVICE_ACCOUNT_SECRET")
+ * })).pipe(Layer.provide(NodeHttpClient.layerUndici))
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const jwtBearerConfig = (
+  config: Config.Config<JwtBearerOptions> = jwtBearerOptionsConfig
+): Layer.Layer<Grant, ConfigError.ConfigError | TokenError.KeyError, HttpClient.HttpClient> =>
+  Layer.effect(
+    Grant,
+    Effect.flatMap(Effect.zip(config, HttpClient.HttpClient), ([options, client]) => makeJwtBearer(options, client))
   )

@@ -350,6 +350,17 @@ describeRedis("RedisStore", () => {
         )
         assert.include(wrong.toString(), "redis://")
         assert.notInclude(wrong.toString(), "hunter2-pw")
+
+        for (const bad of ["redis://:hunter2-pw@redis.internal:99999", "redis://:hunter2%zz@redis.internal"]) {
+          const error = yield* Effect.flip(
+            Layer.build(RedisStore.layerConfig()).pipe(
+              Effect.withConfigProvider(
+                ConfigProvider.fromMap(new Map([["TOKENLAYER_REDIS_URL", bad]]), { pathDelim: "_" })
+              )
+            )
+          )
+          assert.notInclude(error.toString(), "hunter2")
+        }
       })))
   })
 
@@ -388,6 +399,28 @@ describeRedis("RedisStore", () => {
         yield* store.remove(key)
       })))
   })
+
+  it.scoped("a URL ioredis cannot take: the layer builds, every operation is a StoreError, no secret shown", () =>
+    live(Effect.gen(function*() {
+      for (const url of ["redis://:hunter2-pw@127.0.0.1:99999", "redis://:hunter2%zz@127.0.0.1:6379"]) {
+        const [errors, logs] = yield* captureLogs(Effect.scoped(Effect.gen(function*() {
+          const store = yield* RedisStore.make({ url: Redacted.make(url) })
+          return [
+            yield* Effect.flip(store.load(key)),
+            yield* Effect.flip(store.save(key, tokenFor("at-x", yield* DateTime.now, 60))),
+            yield* Effect.flip(store.remove(key)),
+            yield* Effect.flip(store.withLock(key, Effect.void))
+          ]
+        })))
+        for (const error of errors) {
+          assert.strictEqual(error._tag, "StoreError")
+          assert.include(error.message, "invalid Redis URL")
+          assert.notInclude(`${error.message} ${JSON.stringify(error)} ${inspect(error)}`, "hunter2")
+        }
+        assert.isTrue(logs.some((line) => line.includes("invalid Redis URL")))
+        for (const line of logs) assert.notInclude(line, "hunter2")
+      }
+    })))
 
   it.scoped("building the layer neither fails nor waits when Redis is down; the store works once it is up", () =>
     live(Effect.gen(function*() {

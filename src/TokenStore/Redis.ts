@@ -138,6 +138,18 @@ export const make: (options?: Options) => Effect.Effect<TokenStore.Service, neve
 export const layer = (options?: Options): Layer.Layer<TokenStore.TokenStore> =>
   Layer.scoped(TokenStore.TokenStore, make(options))
 
+/** Whether ioredis can take this as a Redis URL: `redis:` or `rediss:`, a host, a port, decodable credentials. */
+const isRedisUrl = (text: string): boolean => {
+  try {
+    const url = new URL(text)
+    decodeURIComponent(url.username)
+    decodeURIComponent(url.password)
+    return (url.protocol === "redis:" || url.protocol === "rediss:") && url.hostname !== ""
+  } catch {
+    return false
+  }
+}
+
 /**
  * The store's options read through `Config`: `TOKENLAYER_REDIS_URL` (required, read with
  * `Config.redacted`: it may hold a password; `redis://` or `rediss://`), and optionally
@@ -151,7 +163,7 @@ export const optionsConfig: Config.Config<Options> = Config.all({
   url: Config.redacted("REDIS_URL").pipe(
     Config.validate({
       message: "expected a redis:// or rediss:// URL",
-      validation: (url) => /^rediss?:\/\//i.test(Redacted.value(url))
+      validation: (url) => isRedisUrl(Redacted.value(url))
     })
   ),
   prefix: Config.option(Config.string("REDIS_PREFIX")),

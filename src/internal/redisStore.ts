@@ -68,8 +68,14 @@ const leaseWait = Schedule.exponential("10 millis", 1.5).pipe(
   Schedule.jittered
 )
 
-const toMillis = (input: Duration.DurationInput, minimum: number): number =>
-  Math.max(minimum, Math.ceil(Duration.toMillis(Duration.decode(input))))
+/** The longest duration the store uses: what a Node timer can hold (about 24.8 days). */
+const maxMillis = 2_147_483_647
+
+/** Whole milliseconds from `minimum` to `maxMillis` (a negative, infinite or NaN duration is clamped). */
+const toMillis = (input: Duration.DurationInput, minimum: number): number => {
+  const millis = Math.ceil(Duration.toMillis(Duration.decode(input)))
+  return Number.isNaN(millis) ? minimum : Math.min(maxMillis, Math.max(minimum, millis))
+}
 
 /** The password (and user) in a Redis URL or in the options, to scrub from any message. */
 const secretsOf = (url: string | undefined, options: RedisOptions | undefined): ReadonlyArray<string> => {
@@ -115,6 +121,8 @@ export const make = (options: Options): Effect.Effect<TokenStore.Service, never,
     const commandTimeout = Duration.millis(toMillis(options.commandTimeout ?? "2 seconds", 1))
     const commandTimeoutMillis = Duration.toMillis(commandTimeout)
     const ttlWithoutExpiryMillis = toMillis(options.ttlWithoutExpiry ?? "1 hour", 1)
+    /** A lease's value: host/pid/random, so that whoever looks at Redis sees which process holds it. */
+    const ownerPrefix = `${hostname()}/${process.pid}/`
     const renewEvery = Duration.millis(Math.max(1, Math.floor(leaseMillis / 3)))
     const url = options.url === undefined
       ? undefined
@@ -188,39 +196,58 @@ export const make = (options: Options): Effect.Effect<TokenStore.Service, never,
       client.on("end", settle)
     }
 
-    const redis = options.client ?? (yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        const redisOptions: RedisOptions = {
-          lazyConnect: true,
-          enableOfflineQueue: false,
-          maxRetriesPerRequest: 1,
-          commandTimeout: commandTimeoutMillis,
-          connectTimeout: Math.max(5_000, commandTimeoutMillis),
-          retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times - 1, 10), maxReconnectDelayMillis),
-          connectionName: "tokenlayer",
-          ...options.redisOptions
-        }
-        const client = url === undefined ? new Redis(redisOptions) : new Redis(url, redisOptions)
-        watch(client)
-        client.connect().catch(() => {
-          // reported through the "error" event; ioredis goes on reconnecting in the background
-        })
-        return client
-      }),
-      (client) =>
-        Effect.promise(async () => {
-          closing = true
-          if (client.status === "ready") {
-            // bounded by ioredis's commandTimeout
-            await client.quit().catch(() => undefined)
+    /** The client, or why there is none: options ioredis refused (a malformed URL). */
+    type Connection = { readonly client: Redis } | { readonly invalid: string }
+    const connection: Connection = options.client !== undefined
+      ? { client: options.client }
+      : yield* Effect.acquireRelease(
+        Effect.sync((): Connection => {
+          const redisOptions: RedisOptions = {
+            lazyConnect: true,
+            enableOfflineQueue: false,
+            maxRetriesPerRequest: 1,
+            commandTimeout: commandTimeoutMillis,
+            connectTimeout: Math.max(5_000, commandTimeoutMillis),
+            retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times - 1, 10), maxReconnectDelayMillis),
+            connectionName: "tokenlayer",
+            ...options.redisOptions
           }
-          client.disconnect()
-        })
-    ))
+          let client: Redis
+          try {
+            client = url === undefined ? new Redis(redisOptions) : new Redis(url, redisOptions)
+          } catch (error) {
+            // never the error itself: Node's invalid-URL error carries the URL, password included
+            return { invalid: `invalid Redis URL or options (${error instanceof Error ? error.name : "unknown"})` }
+          }
+          watch(client)
+          client.connect().catch(() => {
+            // reported through the "error" event; ioredis goes on reconnecting in the background
+          })
+          return { client }
+        }),
+        (connection) =>
+          "client" in connection
+            ? Effect.promise(async () => {
+              closing = true
+              if (connection.client.status === "ready") {
+                // bounded by ioredis's commandTimeout
+                await connection.client.quit().catch(() => undefined)
+              }
+              connection.client.disconnect()
+            })
+            : Effect.void
+      )
+    if ("invalid" in connection) {
+      yield* Effect.logWarning(
+        `Redis token store: ${connection.invalid}; every store operation fails, token services fetch on their own`
+      )
+    }
+    const redis: Redis | undefined = "client" in connection ? connection.client : undefined
+    const invalidReason = "invalid" in connection ? connection.invalid : ""
     if (options.client !== undefined) yield* Deferred.done(firstAttempt, Exit.void)
 
     // once the first attempt is over, an operation does not wait for it (a plain check: no fiber, no timer)
-    let firstAttemptOver = options.client !== undefined
+    let firstAttemptOver = redis === undefined || options.client !== undefined
     const awaitFirstAttempt = Effect.suspend(() =>
       firstAttemptOver ? Effect.void : Deferred.await(firstAttempt).pipe(
         Effect.timeout(commandTimeout),
@@ -241,7 +268,7 @@ export const make = (options: Options): Effect.Effect<TokenStore.Service, never,
       key: string,
       operation: TokenError.StoreError["operation"]
     ) => Effect.Effect<A, TokenError.StoreError> =
-      typeof redis.options.commandTimeout === "number" && redis.options.commandTimeout > 0
+      redis === undefined || typeof redis.options.commandTimeout === "number" && redis.options.commandTimeout > 0
         ? (effect) => effect
         : (effect, key, operation) =>
           Effect.timeoutFail(effect, {
@@ -262,14 +289,16 @@ export const make = (options: Options): Effect.Effect<TokenStore.Service, never,
     ): Effect.Effect<A, TokenError.StoreError> =>
       Effect.zipRight(
         awaitFirstAttempt,
-        bound(
-          Effect.tryPromise({
-            try: () => f(redis),
-            catch: (error) => new TokenError.StoreError({ key, operation, reason: describe(error) })
-          }),
-          key,
-          operation
-        )
+        redis === undefined
+          ? Effect.fail(new TokenError.StoreError({ key, operation, reason: invalidReason }))
+          : bound(
+            Effect.tryPromise({
+              try: () => f(redis),
+              catch: (error) => new TokenError.StoreError({ key, operation, reason: describe(error) })
+            }),
+            key,
+            operation
+          )
       )
 
     // -------------------------------------------------------------------------
@@ -353,7 +382,7 @@ export const make = (options: Options): Effect.Effect<TokenStore.Service, never,
       Effect.uninterruptibleMask((restore) =>
         Effect.gen(function*() {
           const lease = lockKey(key, prefix)
-          const owner = `${hostname()}/${process.pid}/${randomUUID()}`
+          const owner = `${ownerPrefix}${randomUUID()}`
           // not taken (failed, interrupted): a SET that was sent may still have taken it, so delete it if ours
           yield* restore(acquireLease(key, lease, owner)).pipe(
             Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : Effect.ignore(releaseLease(key, lease, owner)))
