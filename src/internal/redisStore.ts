@@ -147,10 +147,10 @@ export const make = (options: Options): Effect.Effect<TokenStore.Service, never,
      * on a disconnected client fails at once (`enableOfflineQueue: false`).
      */
     const firstAttempt = yield* Deferred.make<void>()
-    /** Logs the connection's failures (at most one warning a minute) and recoveries; never throws. */
     /** Set when the scope closes: the connection closing then is no news. */
     let closing = false
 
+    /** Logs the connection's failures (at most one warning a minute) and recoveries; never throws. */
     const watch = (client: Redis): void => {
       let ready = false
       let down = false
