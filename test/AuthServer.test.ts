@@ -288,9 +288,10 @@ describe("AuthServer token endpoint", () => {
         issuer: s.url,
         token_endpoint: s.tokenUrl,
         revocation_endpoint: s.revocationUrl,
-        grant_types_supported: ["client_credentials"],
-        token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
-        revocation_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
+        device_authorization_endpoint: s.deviceAuthorizationUrl,
+        grant_types_supported: ["client_credentials", "refresh_token", "urn:ietf:params:oauth:grant-type:device_code"],
+        token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post", "none"],
+        revocation_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post", "none"],
         scopes_supported: ["read", "write"]
       })
       const missing = yield* send(HttpClientRequest.get(`${s.url}/nothing`))
@@ -413,7 +414,9 @@ describe("AuthServer API", () => {
         apiRequests: 0,
         apiByStatus: {},
         unauthorizedBy: { missing: 0, unknown: 0, expired: 0, revoked: 0, forced: 0 },
-        revocationRequests: 0
+        revocationRequests: 0,
+        deviceAuthorizationRequests: 0,
+        metadataRequests: 0
       })
       assert.strictEqual((yield* AuthServer.tokens).length, 1)
     }).pipe(Effect.provide(TestLayer)))

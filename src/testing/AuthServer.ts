@@ -8,6 +8,10 @@
  * - `/api/*`: a protected resource that answers 200 for a valid Bearer token and 401 with an RFC 6750
  *   `WWW-Authenticate` challenge for a missing, unknown, expired or revoked one.
  * - `POST /revoke`: RFC 7009 token revocation; `revoke` and `revokeClient` do the same from the test.
+ * - Refresh tokens (`grant_type=refresh_token`), rotated by default: a replayed one is refused and revokes
+ *   its whole login; `issueRefreshToken` hands one out as if from an earlier login.
+ * - The device flow (RFC 8628): `POST /device_authorization`, the device code grant (pending, `slow_down`,
+ *   denied, expired), a `/device` page, and `approve` / `deny` / `pendingUserCodes` for tests.
  * - `/.well-known/oauth-authorization-server` (and `/.well-known/openid-configuration`): an RFC 8414
  *   discovery document listing what the server supports.
  * - Fault injection on `/token` (error statuses, `Retry-After`, hangs, connection resets, malformed
@@ -66,7 +70,15 @@ import * as internal from "./internal/authServer.js"
  * @since 0.1.0
  * @category models
  */
-export type ClientAuthMethod = "client_secret_basic" | "client_secret_post"
+export type ClientAuthMethod = "client_secret_basic" | "client_secret_post" | "none"
+
+/**
+ * What a client's refresh tokens do (see `ClientRegistration.refreshTokens`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type RefreshTokenMode = "rotate" | "reuse" | "none"
 
 /**
  * A client the server knows.
@@ -76,7 +88,8 @@ export type ClientAuthMethod = "client_secret_basic" | "client_secret_post"
  */
 export interface ClientRegistration {
   readonly id: string
-  readonly secret: string
+  /** Its secret, for the secret-based methods. A `none` client (public: device flow, CLI) has none. */
+  readonly secret?: string | undefined
   /** How it authenticates; a request using the other method is refused (`invalid_client`). Default: basic. */
   readonly method?: ClientAuthMethod | undefined
   /** The lifetime of its tokens (`expires_in`, whole seconds). Default: the server's `tokenLifetime`. */
@@ -86,6 +99,31 @@ export interface ClientRegistration {
    * Default: any scope, and none when it asks for none.
    */
   readonly scopes?: ReadonlyArray<string> | undefined
+  /**
+   * Its refresh tokens (from the device flow and `issueRefreshToken`), traded with
+   * `grant_type=refresh_token`:
+   * - `rotate` (default): each refresh answers a new refresh token and spends the old one; a spent one
+   *   replayed is `invalid_grant` and revokes its whole login, refresh and access tokens (OAuth 2.0
+   *   Security BCP §4.14.2);
+   * - `reuse`: the refresh token stays valid; refresh answers carry no `refresh_token` (RFC 6749 §6);
+   * - `none`: device-flow answers carry no refresh token.
+   */
+  readonly refreshTokens?: RefreshTokenMode | undefined
+}
+
+/**
+ * The device flow's settings.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DeviceFlowOptions {
+  /** The polling interval the server asks for and enforces (`slow_down`). Default: 5 seconds. */
+  readonly interval?: Duration.DurationInput | undefined
+  /** How long a device code is valid. Default: 10 minutes. */
+  readonly lifetime?: Duration.DurationInput | undefined
+  /** Whether the device authorization answer includes `interval`. Default: true. */
+  readonly announceInterval?: boolean | undefined
 }
 
 /**
@@ -96,6 +134,7 @@ export interface Options {
   readonly clients?: ReadonlyArray<ClientRegistration> | undefined
   /** The lifetime of tokens for clients that do not set one. Default: 1 hour. */
   readonly tokenLifetime?: Duration.DurationInput | undefined
+  readonly deviceFlow?: DeviceFlowOptions | undefined
 }
 
 /**
@@ -212,6 +251,27 @@ export interface Stats {
   readonly unauthorizedBy: Readonly<Record<UnauthorizedReason, number>>
   /** Requests to `/revoke`. */
   readonly revocationRequests: number
+  /** Requests to `/device_authorization`. (Device-flow polls are token requests, by outcome.) */
+  readonly deviceAuthorizationRequests: number
+  /** Requests for the discovery document (either well-known path). */
+  readonly metadataRequests: number
+}
+
+/**
+ * A refresh token the server issued.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface IssuedRefreshToken {
+  readonly refreshToken: Redacted.Redacted<string>
+  readonly clientId: string
+  readonly scope: ReadonlyArray<string>
+  readonly issuedAt: DateTime.Utc
+  /** Traded for a newer one (rotation). */
+  readonly spent: boolean
+  /** Its login was revoked (by `revoke`, `revokeClient`, `/revoke`, or a replay). */
+  readonly revoked: boolean
 }
 
 /**
@@ -247,6 +307,10 @@ export interface Service {
   readonly revocationUrl: string
   /** `${url}/.well-known/oauth-authorization-server` */
   readonly discoveryUrl: string
+  /** `${url}/device_authorization` (RFC 8628 §3.1) */
+  readonly deviceAuthorizationUrl: string
+  /** `${url}/device`: the page where a person enters a user code and approves or denies it. */
+  readonly verificationUrl: string
   /** `${url}/api/<path>` (a leading `/` in `path` is dropped). */
   readonly apiUrl: (path?: string) => string
   /** Adds a client, or replaces the one with the same id. */
@@ -257,10 +321,29 @@ export interface Service {
   readonly injectAlways: (fault: Fault | undefined) => Effect.Effect<void>
   /** While on, the API answers every request with 401 (`forced`). */
   readonly setApiAlwaysUnauthorized: (on: boolean) => Effect.Effect<void>
-  /** Revokes an access token. `true` when it was issued here and not revoked yet. */
+  /**
+   * Revokes an access token, or a refresh token and with it its whole login. `true` when it was issued
+   * here and not revoked yet.
+   */
   readonly revoke: (accessToken: string | Redacted.Redacted<string>) => Effect.Effect<boolean>
-  /** Revokes every token of a client; how many were not revoked yet. */
+  /** Revokes every token of a client, refresh tokens too; how many were not revoked yet. */
   readonly revokeClient: (clientId: string) => Effect.Effect<number>
+  /**
+   * A refresh token for a client, as if from an earlier login (with the given scope, default none):
+   * what a test hands to `Grant.refreshToken`. Dies for an unknown client.
+   */
+  readonly issueRefreshToken: (
+    clientId: string,
+    options?: { readonly scope?: ReadonlyArray<string> | undefined }
+  ) => Effect.Effect<Redacted.Redacted<string>>
+  /** Every refresh token issued, oldest first. */
+  readonly refreshTokens: Effect.Effect<ReadonlyArray<IssuedRefreshToken>>
+  /** Approves a pending device-flow user code (any spelling: `bcdf ghjk`). `false` when none is pending. */
+  readonly approve: (userCode: string) => Effect.Effect<boolean>
+  /** Denies a pending device-flow user code: the device gets `access_denied`. */
+  readonly deny: (userCode: string) => Effect.Effect<boolean>
+  /** The user codes waiting for approval, oldest first. */
+  readonly pendingUserCodes: Effect.Effect<ReadonlyArray<string>>
   readonly stats: Effect.Effect<Stats>
   /** Every token issued, oldest first. */
   readonly tokens: Effect.Effect<ReadonlyArray<IssuedToken>>
@@ -416,3 +499,73 @@ export const revoke = (accessToken: string | Redacted.Redacted<string>): Effect.
  */
 export const revokeClient = (clientId: string): Effect.Effect<number, never, AuthServer> =>
   Effect.flatMap(AuthServer, (s) => s.revokeClient(clientId))
+
+/**
+ * A refresh token for a client of the server in context, as if from an earlier login.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { AuthServer } from "tokenlayer/testing"
+ *
+ * const Server = AuthServer.layer({ clients: [{ id: "cli", method: "none" }] })
+ * const program = AuthServer.issueRefreshToken("cli").pipe(Effect.provide(Server))
+ * ```
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const issueRefreshToken = (
+  clientId: string,
+  options?: { readonly scope?: ReadonlyArray<string> | undefined }
+): Effect.Effect<Redacted.Redacted<string>, never, AuthServer> =>
+  Effect.flatMap(AuthServer, (s) => s.issueRefreshToken(clientId, options))
+
+/**
+ * The refresh tokens the server in context issued, oldest first.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const refreshTokens: Effect.Effect<ReadonlyArray<IssuedRefreshToken>, never, AuthServer> = Effect.flatMap(
+  AuthServer,
+  (s) => s.refreshTokens
+)
+
+/**
+ * Approves a pending device-flow user code at the server in context.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { AuthServer } from "tokenlayer/testing"
+ *
+ * // approve every code waiting
+ * const approveAll = Effect.flatMap(AuthServer.pendingUserCodes, Effect.forEach(AuthServer.approve))
+ * ```
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const approve = (userCode: string): Effect.Effect<boolean, never, AuthServer> =>
+  Effect.flatMap(AuthServer, (s) => s.approve(userCode))
+
+/**
+ * Denies a pending device-flow user code at the server in context.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const deny = (userCode: string): Effect.Effect<boolean, never, AuthServer> =>
+  Effect.flatMap(AuthServer, (s) => s.deny(userCode))
+
+/**
+ * The device-flow user codes waiting for approval at the server in context.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const pendingUserCodes: Effect.Effect<ReadonlyArray<string>, never, AuthServer> = Effect.flatMap(
+  AuthServer,
+  (s) => s.pendingUserCodes
+)

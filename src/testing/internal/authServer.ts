@@ -16,7 +16,9 @@ import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import type * as net from "node:net"
 import type * as AuthServer from "../AuthServer.js"
+import * as DeviceServer from "./deviceServer.js"
 import * as OAuth from "./oauthServer.js"
+import * as RefreshServer from "./refreshServer.js"
 
 type Counters = Record<string, number>
 
@@ -77,12 +79,25 @@ export const make = (
     const tokenUrl = `${url}/token`
     const revocationUrl = `${url}/revoke`
     const discoveryUrl = `${url}/.well-known/oauth-authorization-server`
+    const deviceAuthorizationUrl = `${url}/device_authorization`
+    const verificationUrl = `${url}/device`
     // the Clock of the context the server is built in: a TestClock when built inside `it.effect`
     const clock = yield* Effect.clock
 
     // --- state ----------------------------------------------------------------------------------
     const defaultLifetime = Duration.decode(options.tokenLifetime ?? "1 hour")
     const clients = new Map<string, OAuth.Client>()
+    // refresh tokens and the device flow (refreshServer.ts, deviceServer.ts): state and grant handlers
+    const refresh = RefreshServer.make()
+    const devices = DeviceServer.make({
+      verificationUrl,
+      interval: Duration.decode(options.deviceFlow?.interval ?? "5 seconds"),
+      lifetime: Duration.decode(options.deviceFlow?.lifetime ?? "10 minutes"),
+      announceInterval: options.deviceFlow?.announceInterval ?? true,
+      lookup: (id) => clients.get(id),
+      refresh
+    })
+    const grantHandlers: ReadonlyArray<OAuth.GrantHandler> = [...OAuth.grantHandlers, refresh.handler, devices.handler]
     const tokenList: Array<OAuth.TokenRecord> = []
     const tokensByValue = new Map<string, OAuth.TokenRecord>()
     const faultQueue: Array<AuthServer.Fault> = []
@@ -95,11 +110,18 @@ export const make = (
     let apiByStatus: Counters = {}
     let unauthorizedBy = emptyUnauthorized()
     let revocationRequests = 0
+    let deviceAuthorizationRequests = 0
+    let metadataRequests = 0
 
     const registerNow = (client: AuthServer.ClientRegistration): void => {
+      const method = client.method ?? "client_secret_basic"
+      if (client.secret === undefined && method.startsWith("client_secret_")) {
+        throw new Error(`AuthServer: client ${client.id} (${method}) needs a secret`)
+      }
+      refresh.register(client)
       clients.set(client.id, {
         id: client.id,
-        secret: client.secret,
+        secret: client.secret ?? "",
         method: client.method ?? "client_secret_basic",
         tokenLifetime: client.tokenLifetime === undefined ? defaultLifetime : Duration.decode(client.tokenLifetime),
         scopes: client.scopes
@@ -149,7 +171,7 @@ export const make = (
         if (grantType === undefined || grantType === "") {
           return yield* Effect.fail(OAuth.invalidRequest("missing grant_type"))
         }
-        const handler = OAuth.grantHandler(grantType)
+        const handler = grantHandlers.find((g) => g.grantType === grantType)
         if (handler === undefined) {
           return yield* Effect.fail(
             new OAuth.OAuthError({
@@ -275,6 +297,7 @@ export const make = (
           const record = tokensByValue.get(value)
           // RFC 7009 §2.2: unknown tokens, and tokens of other clients, are answered 200 and left alone
           if (record !== undefined && record.clientId === client.id) record.revoked = true
+          else if (record === undefined) refresh.revoke(value, client.id)
         }))
         return Either.isLeft(answer)
           ? errorResponse(answer.left)
@@ -283,6 +306,7 @@ export const make = (
 
     // --- discovery (RFC 8414) ---------------------------------------------------------------------
     const discovery = () => {
+      metadataRequests++
       const scopes = new Set<string>()
       for (const client of clients.values()) for (const scope of client.scopes ?? []) scopes.add(scope)
       const methods = OAuth.clientAuthMethods.map((m) => m.name)
@@ -290,12 +314,28 @@ export const make = (
         issuer: url,
         token_endpoint: tokenUrl,
         revocation_endpoint: revocationUrl,
-        grant_types_supported: OAuth.grantHandlers.map((g) => g.grantType),
+        device_authorization_endpoint: deviceAuthorizationUrl,
+        grant_types_supported: grantHandlers.map((g) => g.grantType),
         token_endpoint_auth_methods_supported: methods,
         revocation_endpoint_auth_methods_supported: methods,
         ...(scopes.size === 0 ? {} : { scopes_supported: [...scopes].sort() })
       })
     }
+
+    // --- /device_authorization (RFC 8628 §3.1) and the verification page -------------------------
+    const deviceAuthorization = (request: HttpServerRequest.HttpServerRequest) =>
+      Effect.gen(function*() {
+        deviceAuthorizationRequests++
+        const endpointRequest = yield* readForm(request)
+        const invalid = checkForm(request)
+        const answer = yield* Effect.either(
+          invalid === undefined ? devices.authorize(endpointRequest) : Effect.fail(invalid)
+        )
+        return Either.isLeft(answer) ? errorResponse(answer.left) : json(answer.right)
+      })
+
+    const verificationPage = (request: HttpServerRequest.HttpServerRequest) =>
+      Effect.flatMap(readForm(request), (endpointRequest) => devices.page(request, endpointRequest.form))
 
     // --- /api/* (RFC 6750) ------------------------------------------------------------------------
     const unauthorized = (reason: AuthServer.UnauthorizedReason, description: string) => {
@@ -346,6 +386,10 @@ export const make = (
         ? token(request)
         : path === "/revoke"
         ? revocation(request)
+        : path === "/device_authorization"
+        ? deviceAuthorization(request)
+        : path === "/device"
+        ? verificationPage(request)
         : path === "/.well-known/oauth-authorization-server" || path === "/.well-known/openid-configuration"
         ? Effect.sync(discovery)
         : path === "/api" || path.startsWith("/api/")
@@ -377,6 +421,8 @@ export const make = (
       tokenUrl,
       revocationUrl,
       discoveryUrl,
+      deviceAuthorizationUrl,
+      verificationUrl,
       apiUrl: (path = "") => `${url}/api/${path.replace(/^\/+/, "")}`,
       register: (client) => Effect.sync(() => registerNow(client)),
       inject: (...faults) => Effect.sync(() => void faultQueue.push(...faults)),
@@ -390,8 +436,10 @@ export const make = (
         }),
       revoke: (accessToken) =>
         Effect.sync(() => {
-          const record = tokensByValue.get(typeof accessToken === "string" ? accessToken : Redacted.value(accessToken))
-          if (record === undefined || record.revoked) return false
+          const value = typeof accessToken === "string" ? accessToken : Redacted.value(accessToken)
+          const record = tokensByValue.get(value)
+          if (record === undefined) return refresh.revoke(value)
+          if (record.revoked) return false
           record.revoked = true
           return true
         }),
@@ -404,7 +452,7 @@ export const make = (
               count++
             }
           }
-          return count
+          return count + refresh.revokeClient(clientId)
         }),
       stats: Effect.sync(() => ({
         tokenRequests,
@@ -414,7 +462,9 @@ export const make = (
         apiRequests,
         apiByStatus: { ...apiByStatus },
         unauthorizedBy: { ...unauthorizedBy },
-        revocationRequests
+        revocationRequests,
+        deviceAuthorizationRequests,
+        metadataRequests
       })),
       tokens: Effect.sync(() => tokenList.map(snapshot)),
       resetStats: Effect.sync(() => {
@@ -424,7 +474,28 @@ export const make = (
         apiByStatus = {}
         unauthorizedBy = emptyUnauthorized()
         revocationRequests = 0
-      })
+        deviceAuthorizationRequests = 0
+        metadataRequests = 0
+      }),
+      issueRefreshToken: (clientId, issueOptions) =>
+        Effect.suspend(() =>
+          clients.has(clientId)
+            ? Effect.map(refresh.issue(clientId, issueOptions?.scope ?? []), Redacted.make)
+            : Effect.dieMessage(`AuthServer.issueRefreshToken: unknown client ${clientId}`)
+        ),
+      refreshTokens: Effect.sync(() =>
+        refresh.list().map((r) => ({
+          refreshToken: Redacted.make(r.value),
+          clientId: r.family.clientId,
+          scope: r.family.scope,
+          issuedAt: r.issuedAt,
+          spent: r.spent,
+          revoked: r.family.revoked
+        }))
+      ),
+      approve: (userCode) => devices.decide(userCode, "approved"),
+      deny: (userCode) => devices.decide(userCode, "denied"),
+      pendingUserCodes: devices.pending
     }
     return service
   })

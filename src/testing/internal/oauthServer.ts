@@ -181,12 +181,27 @@ const clientSecretPost: ClientAuthMethod = {
 }
 
 /**
+ * `none` (RFC 7591): a public client (a device-flow or command-line client) names itself with `client_id`
+ * in the body and proves nothing. Claimed only when the request carries no other credentials.
+ */
+const none: ClientAuthMethod = {
+  name: "none",
+  challenge: false,
+  claim: (request) =>
+    request.headers["authorization"] !== undefined || request.form.has("client_secret") ||
+      request.form.has("client_assertion")
+      ? Either.right(undefined)
+      : Either.map(param(request.form, "client_id"), (id) => id === "" ? undefined : id),
+  verify: () => true
+}
+
+/**
  * The client authentication methods the server understands, by name. Add one here and it is accepted at
  * the token and revocation endpoints and listed in the discovery document.
  *
  * @internal
  */
-export const clientAuthMethods: ReadonlyArray<ClientAuthMethod> = [clientSecretBasic, clientSecretPost]
+export const clientAuthMethods: ReadonlyArray<ClientAuthMethod> = [clientSecretBasic, clientSecretPost, none]
 
 const methodNamed = (name: string): ClientAuthMethod | undefined => clientAuthMethods.find((m) => m.name === name)
 
