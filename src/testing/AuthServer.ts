@@ -3,8 +3,11 @@
  * 127.0.0.1 by `NodeHttpServer`, for integration tests.
  *
  * - `POST /token`: the client credentials grant (RFC 6749 §4.4) for clients registered with
- *   `client_secret_basic` or `client_secret_post`, RFC 6749 §5.2 errors, optional scopes, a lifetime per
+ *   `client_secret_basic`, `client_secret_post`, `client_secret_jwt` or `private_key_jwt` (RFC 7523 §2.2:
+ *   assertions checked, a reused `jti` refused), RFC 6749 §5.2 errors, optional scopes, a lifetime per
  *   client, opaque random tokens.
+ * - The JWT bearer grant (RFC 7523 §2.1) for service account keys (`serviceAccounts`,
+ *   `registerServiceAccount`): Disruptive Technologies' flow, each assertion checked claim by claim.
  * - `/api/*`: a protected resource that answers 200 for a valid Bearer token and 401 with an RFC 6750
  *   `WWW-Authenticate` challenge for a missing, unknown, expired or revoked one.
  * - `POST /revoke`: RFC 7009 token revocation; `revoke` and `revokeClient` do the same from the test.
@@ -61,6 +64,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
+import type * as Jose from "jose"
 import * as http from "node:http"
 import * as internal from "./internal/authServer.js"
 
@@ -70,7 +74,11 @@ import * as internal from "./internal/authServer.js"
  * @since 0.1.0
  * @category models
  */
-export type ClientAuthMethod = "client_secret_basic" | "client_secret_post" | "none"
+export type ClientAuthMethod =
+  | "client_secret_basic"
+  | "client_secret_post"
+  | "client_secret_jwt"
+  | "private_key_jwt" | "none"
 
 /**
  * What a client's refresh tokens do (see `ClientRegistration.refreshTokens`).
@@ -92,6 +100,11 @@ export interface ClientRegistration {
   readonly secret?: string | undefined
   /** How it authenticates; a request using the other method is refused (`invalid_client`). Default: basic. */
   readonly method?: ClientAuthMethod | undefined
+  /**
+   * Its public key, for `private_key_jwt`: assertions must verify with it, with an algorithm it fits
+   * (RSA: RS256..PS512, EC P-256: ES256, ...). `client_secret_jwt` clients use `secret` (HS256/384/512).
+   */
+  readonly publicKey?: PublicKey | undefined
   /** The lifetime of its tokens (`expires_in`, whole seconds). Default: the server's `tokenLifetime`. */
   readonly tokenLifetime?: Duration.DurationInput | undefined
   /**
@@ -127,6 +140,42 @@ export interface DeviceFlowOptions {
 }
 
 /**
+ * A public key: a PEM string (SPKI `-----BEGIN PUBLIC KEY-----`, or a certificate), a JWK, a WebCrypto /
+ * jose `CryptoKey` or a Node `KeyObject`. A private key given by mistake is taken for its public half.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type PublicKey = string | Jose.JWK | Jose.CryptoKey | Jose.KeyObject
+
+/**
+ * A service account key, for the JWT bearer grant (RFC 7523 §2.1) as Disruptive Technologies runs it:
+ * an assertion whose header `kid` is `keyId`, with `iss` (and `sub`, when sent) the account's `email`,
+ * `aud` the token URL (or the issuer), `exp` in the future and at most 1 hour after `iat`, a `jti` never
+ * used before (when it has one), signed with `secret` (HS256/384/512) or the private key of `publicKey`.
+ * Its tokens are issued to the client id `email`. Refusals are `invalid_grant` and say what was wrong.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ServiceAccountRegistration {
+  /** The key id its assertions name in `kid`. An account may have several keys: register each. */
+  readonly keyId: string
+  /** The account's email: `iss` of its assertions, and the client id of its tokens. */
+  readonly email: string
+  /** A shared secret (HMAC). */
+  readonly secret?: string | undefined
+  /** A public key (RS256, ES256, ...). */
+  readonly publicKey?: PublicKey | undefined
+  /** The one algorithm to accept. Default: any the key fits (HS256/384/512 for a secret). */
+  readonly alg?: string | undefined
+  /** The lifetime of its tokens. Default: the server's `tokenLifetime`. */
+  readonly tokenLifetime?: Duration.DurationInput | undefined
+  /** The scopes it may ask for (as `ClientRegistration.scopes`). */
+  readonly scopes?: ReadonlyArray<string> | undefined
+}
+
+/**
  * @since 0.1.0
  * @category models
  */
@@ -134,6 +183,8 @@ export interface Options {
   readonly clients?: ReadonlyArray<ClientRegistration> | undefined
   /** The lifetime of tokens for clients that do not set one. Default: 1 hour. */
   readonly tokenLifetime?: Duration.DurationInput | undefined
+  /** Service account keys for the JWT bearer grant. A key that cannot be read is a defect. */
+  readonly serviceAccounts?: ReadonlyArray<ServiceAccountRegistration> | undefined
   readonly deviceFlow?: DeviceFlowOptions | undefined
 }
 
@@ -315,6 +366,8 @@ export interface Service {
   readonly apiUrl: (path?: string) => string
   /** Adds a client, or replaces the one with the same id. */
   readonly register: (client: ClientRegistration) => Effect.Effect<void>
+  /** Adds a service account key, or replaces the one with the same key id. A bad key is a defect. */
+  readonly registerServiceAccount: (account: ServiceAccountRegistration) => Effect.Effect<void>
   /** Queues faults: each is consumed by one token request, in order. */
   readonly inject: (...faults: ReadonlyArray<Fault>) => Effect.Effect<void>
   /** A fault for every token request (after the queued ones) until cleared with `undefined`. */
@@ -454,6 +507,28 @@ export const resetStats: Effect.Effect<void, never, AuthServer> = Effect.flatMap
  */
 export const register = (client: ClientRegistration): Effect.Effect<void, never, AuthServer> =>
   Effect.flatMap(AuthServer, (s) => s.register(client))
+
+/**
+ * Registers a service account key (for the JWT bearer grant) with the server in context.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { AuthServer } from "tokenlayer/testing"
+ *
+ * const program = AuthServer.registerServiceAccount({
+ *   keyId: "key-1",
+ *   email: "robot@project.serviceaccount.example",
+ *   secret: "s3cret",
+ *   tokenLifetime: "1 hour"
+ * }).pipe(Effect.provide(AuthServer.layer()))
+ * ```
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const registerServiceAccount = (account: ServiceAccountRegistration): Effect.Effect<void, never, AuthServer> =>
+  Effect.flatMap(AuthServer, (s) => s.registerServiceAccount(account))
 
 /**
  * Queues faults on the server in context, one per token request.

@@ -18,6 +18,8 @@ import type * as net from "node:net"
 import type * as AuthServer from "../AuthServer.js"
 import * as DeviceServer from "./deviceServer.js"
 import * as OAuth from "./oauthServer.js"
+// after oauthServer.js, which imports jwtServer.js for its tables (see jwtServer.ts)
+import * as JwtServer from "./jwtServer.js"
 import * as RefreshServer from "./refreshServer.js"
 
 type Counters = Record<string, number>
@@ -86,6 +88,8 @@ export const make = (
 
     // --- state ----------------------------------------------------------------------------------
     const defaultLifetime = Duration.decode(options.tokenLifetime ?? "1 hour")
+    // service accounts and the jti of JWT assertions (jwtServer.ts), provided to every request below
+    const jwt = JwtServer.make({ tokenUrl, issuer: url, defaultLifetime, serviceAccounts: options.serviceAccounts })
     const clients = new Map<string, OAuth.Client>()
     // refresh tokens and the device flow (refreshServer.ts, deviceServer.ts): state and grant handlers
     const refresh = RefreshServer.make()
@@ -124,7 +128,8 @@ export const make = (
         secret: client.secret ?? "",
         method: client.method ?? "client_secret_basic",
         tokenLifetime: client.tokenLifetime === undefined ? defaultLifetime : Duration.decode(client.tokenLifetime),
-        scopes: client.scopes
+        scopes: client.scopes,
+        publicKey: client.publicKey
       })
     }
     for (const client of options.clients ?? []) registerNow(client)
@@ -401,7 +406,7 @@ export const make = (
           if (socket !== undefined) inFlight.delete(socket)
         })
       )
-    }).pipe(Effect.withClock(clock))
+    }).pipe(Effect.withClock(clock), Effect.provideService(JwtServer.CurrentJwtState, jwt))
 
     yield* HttpServer.serveEffect(app)
 
@@ -425,6 +430,7 @@ export const make = (
       verificationUrl,
       apiUrl: (path = "") => `${url}/api/${path.replace(/^\/+/, "")}`,
       register: (client) => Effect.sync(() => registerNow(client)),
+      registerServiceAccount: (account) => Effect.sync(() => jwt.register(account)),
       inject: (...faults) => Effect.sync(() => void faultQueue.push(...faults)),
       injectAlways: (fault) =>
         Effect.sync(() => {

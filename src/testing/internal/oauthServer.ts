@@ -17,6 +17,8 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as crypto from "node:crypto"
+import type * as AuthServer from "../AuthServer.js"
+import * as JwtServer from "./jwtServer.js"
 
 /** @internal */
 export const realm = "tokenlayer"
@@ -71,6 +73,8 @@ export interface Client {
   readonly tokenLifetime: Duration.Duration
   /** The scopes it may ask for; `undefined` when it may ask for any. */
   readonly scopes: ReadonlyArray<string> | undefined
+  /** Its public key, for `private_key_jwt`. */
+  readonly publicKey?: AuthServer.PublicKey | undefined
 }
 
 /**
@@ -111,7 +115,8 @@ export interface ClientAuthMethod {
   /** A `WWW-Authenticate` challenge is sent when this method was expected or attempted. */
   readonly challenge: boolean
   readonly claim: (request: EndpointRequest) => Either.Either<string | undefined, OAuthError>
-  readonly verify: (request: EndpointRequest, client: Client) => boolean
+  /** `true` / `false`, or an `Effect` for checks that take time or say more (JWT assertions). */
+  readonly verify: (request: EndpointRequest, client: Client) => boolean | Effect.Effect<void, OAuthError>
 }
 
 /** RFC 6749 Appendix B decoding of one value: `+` is a space, then percent-decoding. */
@@ -201,7 +206,11 @@ const none: ClientAuthMethod = {
  *
  * @internal
  */
-export const clientAuthMethods: ReadonlyArray<ClientAuthMethod> = [clientSecretBasic, clientSecretPost, none]
+export const clientAuthMethods: ReadonlyArray<ClientAuthMethod> = [
+  clientSecretBasic,
+  clientSecretPost,
+  JwtServer.clientSecretJwt,
+  JwtServer.privateKeyJwt, none]
 
 const methodNamed = (name: string): ClientAuthMethod | undefined => clientAuthMethods.find((m) => m.name === name)
 
@@ -270,13 +279,14 @@ export const authenticateClient = (
         )
       )
     }
-    if (!method.verify(request, client)) {
+    const verified = method.verify(request, client)
+    if (verified === false) {
       return Effect.fail(invalidClient(`client ${id} failed to authenticate`, method.challenge))
     }
     if (bodyId.right !== undefined && bodyId.right !== id) {
       return Effect.fail(invalidRequest("client_id does not match the authenticated client"))
     }
-    return Effect.succeed(client)
+    return verified === true ? Effect.succeed(client) : Effect.as(verified, client)
   })
 
 // -----------------------------------------------------------------------------
@@ -375,7 +385,7 @@ const clientCredentials: GrantHandler = {
  *
  * @internal
  */
-export const grantHandlers: ReadonlyArray<GrantHandler> = [clientCredentials]
+export const grantHandlers: ReadonlyArray<GrantHandler> = [clientCredentials, JwtServer.jwtBearer]
 
 /** @internal */
 export const grantHandler = (grantType: string): GrantHandler | undefined =>

@@ -1,0 +1,512 @@
+/**
+ * JWT assertions in the embedded `AuthServer` (RFC 7523):
+ *
+ * - the JWT bearer grant (§2.1) for registered service accounts (Disruptive Technologies' flow), found
+ *   by the assertion's `kid`: an entry of `oauthServer.ts`'s grant table;
+ * - the `client_secret_jwt` and `private_key_jwt` client authentication methods (§2.2, OpenID Connect
+ *   Core §9): entries of its method table.
+ *
+ * The state of one server (its URLs, service accounts and the `jti`s seen) is a `JwtState` that
+ * `authServer.ts` makes and provides to every request; the table entries read it from the context.
+ *
+ * Every assertion is checked the same way: a known key, an allowed `alg` (never `none`), the signature,
+ * `iss` (and `sub`), `aud` the token URL or the issuer, `exp` in the future, `exp - iat` at most 1 hour,
+ * `iat` not in the future (30 seconds of skew allowed), and a `jti` never seen before (until its `exp`).
+ * Time is the `Clock` the server's requests run with. A refusal says what was wrong.
+ *
+ * Import order matters: `oauthServer.ts` imports this module for its method table and this module
+ * imports `oauthServer.ts`, so nothing here may use `OAuth` values at module evaluation (only inside
+ * functions), and `oauthServer.ts` must be imported before this module where both are.
+ *
+ * @internal
+ */
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as Jose from "jose"
+import * as crypto from "node:crypto"
+import type * as AuthServer from "../AuthServer.js"
+import * as OAuth from "./oauthServer.js"
+
+/** @internal */
+export const jwtBearerGrantType = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+
+/** @internal */
+export const clientAssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+/** The longest an assertion may live, `exp - iat` (Disruptive Technologies: 1 hour). */
+const maxLifetimeSeconds = 3600
+
+/** How far in the future `iat` (and `nbf`) may be, for clocks that are a little ahead. */
+const skewSeconds = 30
+
+// -----------------------------------------------------------------------------
+// keys
+// -----------------------------------------------------------------------------
+
+/**
+ * A key that verifies assertions, and the algorithms it may be used with.
+ *
+ * @internal
+ */
+export interface VerifyKey {
+  readonly key: Jose.KeyInput
+  readonly algorithms: ReadonlyArray<string>
+}
+
+const hmacAlgorithms = ["HS256", "HS384", "HS512"] as const
+
+const algorithmsOf = (key: crypto.KeyObject): ReadonlyArray<string> => {
+  switch (key.asymmetricKeyType) {
+    case "rsa":
+      return ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512"]
+    case "rsa-pss":
+      return ["PS256", "PS384", "PS512"]
+    case "ec": {
+      const curve = key.asymmetricKeyDetails?.namedCurve
+      return curve === "prime256v1" ? ["ES256"] : curve === "secp384r1" ? ["ES384"] : curve === "secp521r1"
+        ? ["ES512"]
+        : []
+    }
+    case "ed25519":
+      return ["EdDSA"]
+    default:
+      return []
+  }
+}
+
+const isCryptoKey = (key: unknown): key is Jose.CryptoKey =>
+  typeof key === "object" && key !== null && Object.prototype.toString.call(key) === "[object CryptoKey]"
+
+/** A public key as a Node `KeyObject` (a private key given by mistake yields its public half). */
+const publicKeyObject = (key: AuthServer.PublicKey): crypto.KeyObject => {
+  if (typeof key === "string") return crypto.createPublicKey({ key, format: "pem" })
+  if (key instanceof crypto.KeyObject) return key.type === "public" ? key : crypto.createPublicKey(key)
+  if (isCryptoKey(key)) {
+    const object = crypto.KeyObject.from(key as unknown as Parameters<typeof crypto.KeyObject.from>[0])
+    return object.type === "public" ? object : crypto.createPublicKey(object)
+  }
+  return crypto.createPublicKey({ key: key as crypto.JsonWebKey, format: "jwk" })
+}
+
+/**
+ * The verification key of a registration: its secret (HMAC) or its public key. Throws (a defect in the
+ * test that registered it) when the key cannot be read or fits no algorithm.
+ *
+ * @internal
+ */
+export const verifyKey = (
+  what: string,
+  registration: {
+    readonly secret?: string | undefined
+    readonly publicKey?: AuthServer.PublicKey | undefined
+    readonly alg?: string | undefined
+  }
+): VerifyKey => {
+  if (registration.publicKey !== undefined) {
+    let key: crypto.KeyObject
+    try {
+      key = publicKeyObject(registration.publicKey)
+    } catch {
+      throw new Error(`AuthServer: the public key of ${what} cannot be read (SPKI PEM, JWK, CryptoKey or KeyObject)`)
+    }
+    const algorithms = algorithmsOf(key)
+    if (registration.alg !== undefined && !algorithms.includes(registration.alg)) {
+      throw new Error(`AuthServer: the public key of ${what} cannot verify ${registration.alg}`)
+    }
+    if (algorithms.length === 0) throw new Error(`AuthServer: the public key of ${what} fits no JWS algorithm`)
+    return { key, algorithms: registration.alg === undefined ? algorithms : [registration.alg] }
+  }
+  if (registration.secret !== undefined) {
+    if (registration.alg !== undefined && !(hmacAlgorithms as ReadonlyArray<string>).includes(registration.alg)) {
+      throw new Error(`AuthServer: ${what} has a secret, which cannot verify ${registration.alg}`)
+    }
+    const bytes = new TextEncoder().encode(registration.secret)
+    return {
+      // HMAC pads keys with zeros: the empty key and the one-byte key 0x00 are the same key
+      key: bytes.length === 0 ? new Uint8Array(1) : bytes,
+      algorithms: registration.alg === undefined ? hmacAlgorithms : [registration.alg]
+    }
+  }
+  throw new Error(`AuthServer: ${what} needs a secret or a public key`)
+}
+
+// -----------------------------------------------------------------------------
+// checking an assertion
+// -----------------------------------------------------------------------------
+
+/**
+ * The `jti`s seen, each kept until its assertion expires.
+ *
+ * @internal
+ */
+export interface JtiStore {
+  /** `true` the first time a `jti` is used (and records it), `false` when it was seen before. */
+  readonly use: (jti: string, expiresAtMillis: number, nowMillis: number) => boolean
+}
+
+/** @internal */
+export const makeJtiStore = (): JtiStore => {
+  const seen = new Map<string, number>()
+  return {
+    use: (jti, expiresAtMillis, nowMillis) => {
+      if (seen.size > 1000) for (const [id, until] of seen) if (until < nowMillis) seen.delete(id)
+      const until = seen.get(jti)
+      if (until !== undefined && until >= nowMillis) return false
+      seen.set(jti, Math.max(expiresAtMillis, nowMillis) + skewSeconds * 1000)
+      return true
+    }
+  }
+}
+
+/**
+ * What an assertion must say.
+ *
+ * @internal
+ */
+export interface Expectation {
+  readonly key: VerifyKey
+  readonly issuer: string
+  /** `sub` must equal this when present, or (with `subjectRequired`) be present and equal it. */
+  readonly subject: string
+  readonly subjectRequired: boolean
+  /** `aud` (a string or a list) must name one of these. */
+  readonly audiences: ReadonlyArray<string>
+  readonly jtiRequired: boolean
+  readonly jtis: JtiStore
+}
+
+/** The parts of an assertion the checks read. */
+interface Claims {
+  readonly iss?: unknown
+  readonly sub?: unknown
+  readonly aud?: unknown
+  readonly exp?: unknown
+  readonly iat?: unknown
+  readonly nbf?: unknown
+  readonly jti?: unknown
+}
+
+/**
+ * The protected header of an assertion, unverified; `undefined` when it is not a JWS.
+ *
+ * @internal
+ */
+export const header = (assertion: string): Jose.ProtectedHeaderParameters | undefined => {
+  try {
+    return Jose.decodeProtectedHeader(assertion)
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The claims of an assertion, unverified; `undefined` when they cannot be read.
+ *
+ * @internal
+ */
+export const unverifiedClaims = (assertion: string): Claims | undefined => {
+  try {
+    return Jose.decodeJwt(assertion)
+  } catch {
+    return undefined
+  }
+}
+
+const isNumber = (u: unknown): u is number => typeof u === "number" && Number.isFinite(u)
+
+/**
+ * Checks an assertion; fails with a description of what was wrong. The signature is checked before any
+ * claim, and the `jti` recorded last, so a forged or refused assertion never uses up a `jti`.
+ *
+ * @internal
+ */
+export const verify = (assertion: string, expect: Expectation): Effect.Effect<Claims, string> =>
+  Effect.gen(function*() {
+    const protectedHeader = header(assertion)
+    if (protectedHeader === undefined) return yield* Effect.fail("the assertion is not a JWT")
+    const alg = protectedHeader.alg
+    if (alg === undefined || alg === "none") return yield* Effect.fail("the assertion is not signed (alg none)")
+    if (!expect.key.algorithms.includes(alg)) {
+      return yield* Effect.fail(`alg ${alg} is not allowed for this key (allowed: ${expect.key.algorithms.join(", ")})`)
+    }
+    const verified = yield* Effect.either(
+      Effect.tryPromise(() => Jose.compactVerify(assertion, expect.key.key, { algorithms: [alg] }))
+    )
+    if (Either.isLeft(verified)) return yield* Effect.fail("the signature does not verify")
+    const claims = ((): Claims | undefined => {
+      try {
+        const parsed: unknown = JSON.parse(new TextDecoder().decode(verified.right.payload))
+        return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) ? parsed as Claims : undefined
+      } catch {
+        return undefined
+      }
+    })()
+    if (claims === undefined) return yield* Effect.fail("the assertion's claims are not a JSON object")
+
+    if (claims.iss !== expect.issuer) {
+      return yield* Effect.fail(`iss ${JSON.stringify(claims.iss ?? null)} is not ${expect.issuer}`)
+    }
+    if (claims.sub === undefined ? expect.subjectRequired : claims.sub !== expect.subject) {
+      return yield* Effect.fail(`sub ${JSON.stringify(claims.sub ?? null)} is not ${expect.subject}`)
+    }
+    const audiences = typeof claims.aud === "string" ? [claims.aud] : Array.isArray(claims.aud) ? claims.aud : []
+    if (!audiences.some((aud) => expect.audiences.includes(aud))) {
+      return yield* Effect.fail(
+        `aud ${JSON.stringify(claims.aud ?? null)} does not name this server (${expect.audiences.join(" or ")})`
+      )
+    }
+    const now = yield* Clock.currentTimeMillis
+    const nowSeconds = now / 1000
+    if (!isNumber(claims.exp)) return yield* Effect.fail("exp is missing")
+    if (claims.exp <= nowSeconds) {
+      return yield* Effect.fail(`the assertion expired ${Math.ceil(nowSeconds - claims.exp)} s ago (exp)`)
+    }
+    if (claims.iat !== undefined) {
+      if (!isNumber(claims.iat)) return yield* Effect.fail("iat is not a number")
+      if (claims.iat > nowSeconds + skewSeconds) return yield* Effect.fail("iat is in the future")
+      if (claims.exp - claims.iat > maxLifetimeSeconds) {
+        return yield* Effect.fail(
+          `the assertion lives ${claims.exp - claims.iat} s (exp - iat), more than ${maxLifetimeSeconds} s`
+        )
+      }
+    } else if (claims.exp - nowSeconds > maxLifetimeSeconds + skewSeconds) {
+      return yield* Effect.fail(`exp is more than ${maxLifetimeSeconds} s away`)
+    }
+    if (claims.nbf !== undefined && (!isNumber(claims.nbf) || claims.nbf > nowSeconds + skewSeconds)) {
+      return yield* Effect.fail("the assertion is not valid yet (nbf)")
+    }
+    if (claims.jti === undefined) {
+      if (expect.jtiRequired) return yield* Effect.fail("jti is missing")
+    } else if (typeof claims.jti !== "string" || claims.jti === "") {
+      return yield* Effect.fail("jti is not a string")
+    } else if (!expect.jtis.use(`${expect.issuer}\u0000${claims.jti}`, claims.exp * 1000, now)) {
+      return yield* Effect.fail("the assertion was used before (jti seen)")
+    }
+    return claims
+  })
+
+/**
+ * The JWT state of one server: its URLs, its service accounts, the `jti`s its service accounts used.
+ *
+ * @internal
+ */
+export interface JwtState {
+  readonly tokenUrl: string
+  readonly issuer: string
+  /** Adds a service account key, or replaces the one with the same `keyId`. Throws for an unreadable key. */
+  readonly register: (account: AuthServer.ServiceAccountRegistration) => void
+  readonly account: (keyId: string) => Account | undefined
+  readonly jtis: JtiStore
+}
+
+/**
+ * The JWT state of the server serving a request.
+ *
+ * @internal
+ */
+export class CurrentJwtState extends Context.Tag("tokenlayer/testing/AuthServer/JwtState")<CurrentJwtState, JwtState>() {}
+
+const currentState: Effect.Effect<JwtState, OAuth.OAuthError> = Effect.flatMap(
+  Effect.serviceOption(CurrentJwtState),
+  Option.match({
+    onNone: () =>
+      Effect.fail(
+        new OAuth.OAuthError({ status: 500, error: "server_error", description: "the server has no JWT state" })
+      ),
+    onSome: Effect.succeed
+  })
+)
+
+interface Account {
+  readonly registration: AuthServer.ServiceAccountRegistration
+  readonly key: VerifyKey
+  /** The service account as a client, for issuing its tokens and granting scopes. */
+  readonly client: OAuth.Client
+}
+
+/** @internal */
+export const make = (options: {
+  readonly tokenUrl: string
+  readonly issuer: string
+  readonly defaultLifetime: Duration.Duration
+  readonly serviceAccounts?: ReadonlyArray<AuthServer.ServiceAccountRegistration> | undefined
+}): JwtState => {
+  const accounts = new Map<string, Account>()
+  const register = (registration: AuthServer.ServiceAccountRegistration): void => {
+    accounts.set(registration.keyId, {
+      registration,
+      key: verifyKey(`service account key ${registration.keyId}`, registration),
+      client: {
+        id: registration.email,
+        secret: "",
+        method: "none",
+        tokenLifetime: registration.tokenLifetime === undefined
+          ? options.defaultLifetime
+          : Duration.decode(registration.tokenLifetime),
+        scopes: registration.scopes
+      }
+    })
+  }
+  for (const account of options.serviceAccounts ?? []) register(account)
+  return {
+    tokenUrl: options.tokenUrl,
+    issuer: options.issuer,
+    register,
+    account: (keyId) => accounts.get(keyId),
+    jtis: makeJtiStore()
+  }
+}
+
+// -----------------------------------------------------------------------------
+// client authentication: client_secret_jwt, private_key_jwt
+// -----------------------------------------------------------------------------
+
+/** Per registered client (a re-registration is a new `Client`): its verification key and its `jti`s. */
+const clientState = new WeakMap<OAuth.Client, { readonly key: VerifyKey; readonly jtis: JtiStore }>()
+
+const stateOf = (client: OAuth.Client, method: "client_secret_jwt" | "private_key_jwt") => {
+  let state = clientState.get(client)
+  if (state === undefined) {
+    state = {
+      key: verifyKey(
+        `client ${client.id}`,
+        method === "private_key_jwt" ? { publicKey: client.publicKey } : { secret: client.secret }
+      ),
+      jtis: makeJtiStore()
+    }
+    clientState.set(client, state)
+  }
+  return state
+}
+
+/**
+ * Which client a JWT client assertion claims to be: its `sub` (else `iss`), or the `client_id` parameter.
+ * Claimed by `client_secret_jwt` when it is HMAC-signed and by `private_key_jwt` otherwise, so that a
+ * client registered for one cannot pass with the other (no HS256-with-the-public-key confusion).
+ */
+const claimAssertion = (hmac: boolean) => (request: OAuth.EndpointRequest) =>
+  Either.flatMap(OAuth.param(request.form, "client_assertion"), (assertion) => {
+    if (assertion === undefined) return Either.right(undefined)
+    return Either.flatMap(OAuth.param(request.form, "client_assertion_type"), (type) => {
+      if (type !== clientAssertionType) {
+        return Either.left(
+          OAuth.invalidRequest(`client_assertion_type must be ${clientAssertionType}`)
+        )
+      }
+      const alg = header(assertion)?.alg ?? ""
+      if (alg.startsWith("HS") !== hmac) return Either.right(undefined)
+      const claims = unverifiedClaims(assertion)
+      const id = typeof claims?.sub === "string"
+        ? claims.sub
+        : typeof claims?.iss === "string"
+        ? claims.iss
+        : request.form.get("client_id") ?? undefined
+      return Either.right(id === "" ? undefined : id)
+    })
+  })
+
+const verifyAssertion = (method: "client_secret_jwt" | "private_key_jwt") =>
+(
+  request: OAuth.EndpointRequest,
+  client: OAuth.Client
+): Effect.Effect<void, OAuth.OAuthError> =>
+  Effect.gen(function*() {
+    const state = stateOf(client, method)
+    const server = yield* Effect.orElseSucceed(currentState, () => undefined)
+    const audiences = server === undefined ? [] : [server.tokenUrl, server.issuer]
+    yield* verify(request.form.get("client_assertion") ?? "", {
+      key: state.key,
+      issuer: client.id,
+      subject: client.id,
+      subjectRequired: true,
+      audiences,
+      jtiRequired: true,
+      jtis: state.jtis
+    })
+  }).pipe(
+    Effect.mapError((description) =>
+      new OAuth.OAuthError({
+        status: 401,
+        error: "invalid_client",
+        description: `client ${client.id}: ${description}`
+      })
+    )
+  )
+
+/**
+ * `client_secret_jwt`: a JWT client assertion signed with HMAC keyed by the client's secret.
+ *
+ * @internal
+ */
+export const clientSecretJwt: OAuth.ClientAuthMethod = {
+  name: "client_secret_jwt",
+  challenge: false,
+  claim: (request) => claimAssertion(true)(request),
+  verify: (request, client) => verifyAssertion("client_secret_jwt")(request, client)
+}
+
+/**
+ * `private_key_jwt`: a JWT client assertion signed with the client's private key, checked with the
+ * registered public key.
+ *
+ * @internal
+ */
+export const privateKeyJwt: OAuth.ClientAuthMethod = {
+  name: "private_key_jwt",
+  challenge: false,
+  claim: (request) => claimAssertion(false)(request),
+  verify: (request, client) => verifyAssertion("private_key_jwt")(request, client)
+}
+
+// -----------------------------------------------------------------------------
+// the JWT bearer grant, for service accounts
+// -----------------------------------------------------------------------------
+
+const invalidGrant = (description: string): OAuth.OAuthError =>
+  new OAuth.OAuthError({ status: 400, error: "invalid_grant", description })
+
+/**
+ * The JWT bearer grant for the server's service accounts: the assertion's `kid` names the key, whose
+ * account's email must be `iss` (and `sub` when sent).
+ *
+ * @internal
+ */
+export const jwtBearer: OAuth.GrantHandler = {
+  grantType: jwtBearerGrantType,
+  handle: (context) =>
+    Effect.gen(function*() {
+      const state = yield* currentState
+      const assertion = yield* OAuth.param(context.request.form, "assertion")
+      if (assertion === undefined || assertion === "") {
+        return yield* Effect.fail(OAuth.invalidRequest("missing assertion"))
+      }
+      // RFC 7523 §3.1: client authentication is optional; when a request carries it, it must pass
+      if (OAuth.claimedClientId(context.request) !== undefined) yield* context.authenticateClient
+      const kid = header(assertion)?.kid
+      if (kid === undefined) return yield* Effect.fail(invalidGrant("the assertion has no kid"))
+      const account = state.account(kid)
+      if (account === undefined) return yield* Effect.fail(invalidGrant(`unknown key id ${kid}`))
+      yield* Effect.mapError(
+        verify(assertion, {
+          key: account.key,
+          issuer: account.registration.email,
+          subject: account.registration.email,
+          subjectRequired: false,
+          audiences: [state.tokenUrl, state.issuer],
+          jtiRequired: false,
+          jtis: state.jtis
+        }),
+        invalidGrant
+      )
+      const scope = yield* Either.flatMap(
+        OAuth.param(context.request.form, "scope"),
+        (s) => OAuth.grantedScope(account.client, s)
+      )
+      const token = yield* context.issue({ client: account.client, grantType: jwtBearerGrantType, scope })
+      return { token }
+    })
+}
