@@ -333,6 +333,40 @@ describe("TokenStore.layerFile", () => {
         assert.deepStrictEqual(yield* listing(directory), [])
       }))
 
+    it.scoped("on a file system without hard links, is created in place (open with wx), exclusive all the same", () =>
+      Effect.gen(function*() {
+        yield* start
+        const directory = yield* tokenDirectory
+        const noLinks = (nodeFs: FileSystem.FileSystem): Partial<FileSystem.FileSystem> => ({
+          link: (from) =>
+            Effect.fail(
+              new SystemError({
+                reason: "Unknown",
+                module: "FileSystem",
+                method: "link",
+                pathOrDescriptor: from,
+                cause: Object.assign(new Error("EPERM: operation not permitted"), { code: "EPERM" })
+              })
+            ),
+          rename: nodeFs.rename
+        })
+        const one = yield* makeStoreWith(directory, noLinks)
+        const two = yield* makeStoreWith(directory, noLinks)
+        const lock = path.join(directory, TokenStore.fileName(key).replace(/\.json$/, ".lock"))
+        const entered = yield* Effect.makeLatch(false)
+        const holder = yield* Effect.fork(one.withLock(key, Effect.zipRight(entered.open, Effect.never)))
+        yield* entered.await
+        const content = JSON.parse(yield* Effect.promise(() => fs.readFile(lock, "utf8")))
+        assert.strictEqual(content.pid, process.pid)
+        assert.strictEqual((yield* Effect.promise(() => fs.stat(lock))).mtimeMs, suiteStart)
+        const waiter = yield* Effect.fork(two.withLock(key, Effect.succeed("after")))
+        yield* idle(10)
+        assert.isFalse(yield* isDone(waiter))
+        yield* Fiber.interrupt(holder)
+        assert.deepStrictEqual(yield* driveJoin("the lock", waiter), Exit.succeed("after"))
+        assert.deepStrictEqual(yield* listing(directory), [])
+      }))
+
     it.scoped("is removed when the holder is interrupted, and a waiter that is interrupted leaves nothing", () =>
       Effect.gen(function*() {
         yield* start

@@ -13,8 +13,10 @@
  * - Writes: a temporary file in the same directory (`wx`, 0600), written, fsynced, closed, then renamed
  *   over the token file, and the directory fsynced: a reader sees the old file or the new one, never
  *   half of one, even if the writer is killed.
- * - Lock: `<slug>-<hash>.lock`, created with `wx` (exclusive), holding the owner's pid, host, a nonce
- *   and the time (Clock); its modification time is set from the Clock when it is created and every
+ * - Lock: `<slug>-<hash>.lock`, holding the owner's pid, host, a nonce and the time (Clock), created
+ *   exclusively and whole: a staging file (`wx`) gets the content and a modification time from the
+ *   Clock, then is hard-linked to the lock's name (`link` never replaces: exclusive); where there are
+ *   no hard links, `open` with `wx` in place. Its modification time is set again every
  *   `staleAfter / 3` while it is held (the heartbeat). A lock is stale when its owner is a process of
  *   this host that no longer exists (`process.kill(pid, 0)` fails with ESRCH), or when its
  *   modification time is older than `staleAfter`. A stale lock is renamed aside (atomic: one taker wins),
@@ -151,6 +153,8 @@ interface Held {
 interface Owner {
   readonly pid: number
   readonly host: string
+  /** When it took the lock, by its Clock (epoch ms), if the file says. */
+  readonly acquiredAt: number | undefined
 }
 
 const parseOwner = (content: string): Owner | undefined => {
@@ -160,7 +164,10 @@ const parseOwner = (content: string): Owner | undefined => {
       typeof parsed === "object" && parsed !== null && "pid" in parsed && typeof parsed.pid === "number" &&
       "host" in parsed && typeof parsed.host === "string"
     ) {
-      return { pid: parsed.pid, host: parsed.host }
+      const acquiredAt = "acquiredAt" in parsed && typeof parsed.acquiredAt === "string"
+        ? Option.getOrUndefined(Option.map(DateTime.make(parsed.acquiredAt), (t) => t.epochMillis))
+        : undefined
+      return { pid: parsed.pid, host: parsed.host, acquiredAt }
     }
   } catch {
     // an empty or foreign lock file: only its age counts
@@ -382,27 +389,49 @@ export const make = (options: FileOptions): Effect.Effect<Service, never, FileSy
 
     const touch = (file: string, now: number) => fs.utimes(file, now / 1000, now / 1000)
 
-    /** Creates the lock file if there is none: `Some` when it is ours. */
+    /**
+     * Creates the lock file if there is none: `Some` when it is ours. The lock file appears whole: its
+     * content and its modification time (the Clock's, as the heartbeat sets it) are set on a staging
+     * file, which is then hard-linked to the lock's name (`link` fails if the name exists: exclusive).
+     * A file system without hard links gets the lock file created in place (`open` with `wx`).
+     */
     const tryCreate = (key: string, file: string): Effect.Effect<Option.Option<Held>, TokenError.StoreError> =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
         const content = `${
           JSON.stringify({ pid: process.pid, host, nonce: nonce(), acquiredAt: DateTime.unsafeMake(now).toJSON() })
         }\n`
-        const created = yield* Effect.scoped(Effect.gen(function*() {
-          const handle = yield* fs.open(file, { flag: "wx", mode: fileMode })
-          yield* handle.writeAll(encoder.encode(content)).pipe(
-            Effect.tapError(() => fs.remove(file).pipe(Effect.ignore))
+        const bytes = encoder.encode(content)
+        const write = (target: string) =>
+          Effect.scoped(
+            Effect.flatMap(fs.open(target, { flag: "wx", mode: fileMode }), (handle) => handle.writeAll(bytes))
           )
-          return true
-        })).pipe(
+        const inPlace = write(file).pipe(
+          Effect.tapError((error) => isAlreadyExists(error) ? Effect.void : fs.remove(file).pipe(Effect.ignore)),
+          Effect.zipRight(touch(file, now).pipe(Effect.ignore)),
+          Effect.as(true),
           Effect.catchIf(isAlreadyExists, () => Effect.succeed(false)),
           Effect.mapError(failed(key, "lock", "create the lock file", file))
         )
-        if (!created) return Option.none()
-        // the lock's age is measured on the Clock, as the heartbeat refreshes it
-        yield* touch(file, now).pipe(Effect.ignore)
-        return Option.some({ key, file, content })
+        const staging = path.join(directory, `.${baseName(key)}.lock.${nonce()}.new`)
+        const linked = yield* write(staging).pipe(
+          Effect.zipRight(touch(staging, now).pipe(Effect.ignore)),
+          Effect.mapError(failed(key, "lock", "create", staging)),
+          Effect.zipRight(
+            fs.link(staging, file).pipe(
+              Effect.as(true),
+              Effect.catchAll((error) =>
+                isAlreadyExists(error)
+                  ? Effect.succeed(false)
+                  : isNotFound(error)
+                  ? Effect.fail(failed(key, "lock", "create the lock file", file)(error))
+                  : inPlace // no hard links here
+              )
+            )
+          ),
+          Effect.ensuring(fs.remove(staging).pipe(Effect.ignore))
+        )
+        return linked ? Option.some({ key, file, content }) : Option.none()
       })
 
     /** Looks at a lock file held by someone else: `undefined` if it is gone or alive, else why it is stale. */
@@ -426,13 +455,16 @@ export const make = (options: FileOptions): Effect.Effect<Service, never, FileSy
         if (owner !== undefined && owner.host === host && !isAlive(owner.pid)) {
           return { content: content.value, ino, why: `its owner, process ${owner.pid}, is gone` }
         }
+        // its last sign of life: the modification time the holder sets (creation, heartbeat), or the
+        // time written in it if later
         const now = yield* Clock.currentTimeMillis
         const modified = Option.getOrUndefined(info.value.mtime)?.getTime()
-        if (modified !== undefined && now - modified > staleAfterMillis) {
+        const lastSeen = Math.max(modified ?? -Infinity, owner?.acquiredAt ?? -Infinity)
+        if (Number.isFinite(lastSeen) && now - lastSeen > staleAfterMillis) {
           return {
             content: content.value,
             ino,
-            why: `it was not refreshed for ${Duration.format(Duration.millis(now - modified))}`
+            why: `it was not refreshed for ${Duration.format(Duration.millis(now - lastSeen))}`
           }
         }
         return undefined
