@@ -153,7 +153,7 @@ export const makeJtiStore = (): JtiStore => {
   const seen = new Map<string, number>()
   return {
     use: (jti, expiresAtMillis, nowMillis) => {
-      if (seen.size > 1000) for (const [id, until] of seen) if (until < nowMillis) seen.delete(id)
+      if (seen.size > 1000) { for (const [id, until] of seen) if (until < nowMillis) seen.delete(id) }
       const until = seen.get(jti)
       if (until !== undefined && until >= nowMillis) return false
       seen.set(jti, Math.max(expiresAtMillis, nowMillis) + skewSeconds * 1000)
@@ -308,7 +308,9 @@ export interface JwtState {
  *
  * @internal
  */
-export class CurrentJwtState extends Context.Tag("tokenlayer/testing/AuthServer/JwtState")<CurrentJwtState, JwtState>() {}
+export class CurrentJwtState
+  extends Context.Tag("tokenlayer/testing/AuthServer/JwtState")<CurrentJwtState, JwtState>()
+{}
 
 const currentState: Effect.Effect<JwtState, OAuth.OAuthError> = Effect.flatMap(
   Effect.serviceOption(CurrentJwtState),
