@@ -4,8 +4,8 @@
  * - `POST /device_authorization` (§3.1, §3.2): a device code, a user code (`BCDF-GHJK`: RFC 8628 §6.1's
  *   20 consonants), `verification_uri` (`/device`), `verification_uri_complete`, `expires_in`, `interval`;
  * - the token endpoint's `urn:ietf:params:oauth:grant-type:device_code` (§3.4, §3.5):
- *   `authorization_pending` until the user decides, `slow_down` (and 5 s more to wait from then on) when
- *   polled sooner than the interval, `access_denied`, `expired_token`, then a token (with a refresh token
+ *   `authorization_pending` until the user decides, `slow_down` when polled sooner than the interval after
+ *   the previous poll (or the authorization), `access_denied`, `expired_token`, then a token (with a refresh token
  *   unless the client is registered with `refreshTokens: "none"`);
  * - `GET /device` (a page where a person enters the code and approves or denies it), `POST /device`;
  * - `approve` / `deny` / `pending` for tests.
@@ -58,8 +58,8 @@ interface Device {
   readonly clientId: string
   readonly scope: ReadonlyArray<string>
   readonly expiresAt: number
-  /** What the server expects between two polls, in ms: grows by 5 s with every `slow_down`. */
-  interval: number
+  /** What the server expects between two polls, in ms. */
+  readonly interval: number
   lastPollAt: number
   status: Status
 }
@@ -175,7 +175,6 @@ export const make = (options: Options): Devices => {
           const early = now - device.lastPollAt < device.interval
           device.lastPollAt = now
           if (early) {
-            device.interval += 5000
             return yield* Effect.fail(
               deviceError("slow_down", `polled too often: wait ${device.interval / 1000} s between polls`)
             )
