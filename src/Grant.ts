@@ -186,8 +186,8 @@ export const clientCredentials = (
  * Reads the client credentials options through `Config`, the secret with `Config.redacted`.
  *
  * With the default names: `TOKEN_URL`, `CLIENT_ID`, `CLIENT_SECRET`, and optionally `SCOPE`,
- * `AUDIENCE`, `RESOURCE` and `CLIENT_AUTH` (`basic` or `post`; default `basic`). Nest them with
- * `Config.nested("ICEYE")` to read `ICEYE_TOKEN_URL` and so on.
+ * `AUDIENCE`, `RESOURCE` and `CLIENT_AUTH` (`basic`, `post` or `client_secret_jwt`; default `basic`).
+ * Nest them with `Config.nested("ICEYE")` to read `ICEYE_TOKEN_URL` and so on.
  *
  * @since 0.1.0
  * @category config
@@ -196,7 +196,9 @@ export const clientCredentialsOptionsConfig: Config.Config<ClientCredentialsOpti
   tokenUrl: Config.url("TOKEN_URL").pipe(Config.map((url) => url.toString())),
   clientId: Config.nonEmptyString("CLIENT_ID"),
   clientSecret: Config.redacted("CLIENT_SECRET"),
-  clientAuth: Config.literal("basic", "post", "client_secret_basic", "client_secret_post")("CLIENT_AUTH").pipe(
+  clientAuth: Config.literal("basic", "post", "client_secret_basic", "client_secret_post", "client_secret_jwt")(
+    "CLIENT_AUTH"
+  ).pipe(
     Config.withDefault("basic" as const)
   ),
   scope: Config.option(Config.string("SCOPE")),
@@ -411,7 +413,9 @@ const commonConfig: Config.Config<CommonSettings> = Config.all({
   issuer: optionalConfig(Config.nonEmptyString("ISSUER")),
   clientId: Config.nonEmptyString("CLIENT_ID"),
   clientSecret: optionalConfig(Config.redacted("CLIENT_SECRET")),
-  clientAuth: Config.literal("basic", "post", "client_secret_basic", "client_secret_post")("CLIENT_AUTH").pipe(
+  clientAuth: Config.literal("basic", "post", "client_secret_basic", "client_secret_post", "client_secret_jwt")(
+    "CLIENT_AUTH"
+  ).pipe(
     Config.withDefault("basic" as const)
   ),
   scope: optionalConfig(Config.string("SCOPE"))
