@@ -11,7 +11,7 @@
  */
 import * as Cause from "effect/Cause"
 import * as DateTime from "effect/DateTime"
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
@@ -105,28 +105,47 @@ const rejectedToken = (accessToken: string): Token.Token =>
 export const make = <E>(layer: Layer.Layer<TokenService.TokenService, E>): TokenManager<E> => {
   const runtime = ManagedRuntime.make(layer)
   const run = runner(runtime)
-  const get: Effect.Effect<Token.Token, TokenError.HttpError | E, TokenService.TokenService> = TokenService.get
-  const getToken = () => run(get).then((token) => Redacted.value(token.accessToken))
+  // the service itself, once built: a valid cached token is then read synchronously (a fiber run to its
+  // end at once, no Promise of the runtime's), which keeps a warm `getToken()` at a few microseconds
+  let service: TokenService.Service | undefined
+  const get: Effect.Effect<Token.Token, TokenError.HttpError | E, TokenService.TokenService> = Effect.tap(
+    TokenService.TokenService,
+    (built) => {
+      service = built
+    }
+  ).pipe(Effect.flatMap((built) => built.get))
+  const token = (): Promise<Token.Token> => {
+    if (service !== undefined) {
+      const exit = Effect.runSyncExit(service.get)
+      if (Exit.isSuccess(exit)) return Promise.resolve(exit.value)
+      // a token request under way, or a failure: the asynchronous path joins the same flight
+    }
+    return run(get)
+  }
+  const getToken = () => token().then((t) => Redacted.value(t.accessToken))
 
   const fetchWithToken = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const request = new Request(input, init)
     const retryable = init === undefined || !isStreamBody(init.body)
-    const sent = await run(get)
+    const sent = await token()
     const response = await globalThis.fetch(withAuthorization(retryable ? request.clone() : request, sent))
     if (response.status !== 401 || !retryable) return response
     await response.body?.cancel().catch(() => undefined)
     await run(TokenService.invalidate(sent))
-    const fresh = await run(get)
+    const fresh = await token()
     return globalThis.fetch(withAuthorization(request, fresh))
   }
 
   return {
     getToken,
-    authorizationHeader: () => run(get).then(Token.authorizationHeader),
+    authorizationHeader: () => token().then(Token.authorizationHeader),
     invalidate: (rejected) =>
       run(TokenService.invalidate(rejected === undefined ? undefined : rejectedToken(rejected))),
     fetch: fetchWithToken,
-    dispose: () => runtime.dispose(),
+    dispose: () => {
+      service = undefined
+      return runtime.dispose()
+    },
     runtime
   }
 }
