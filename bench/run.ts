@@ -22,6 +22,8 @@ import * as Http from "node:http"
 import * as Os from "node:os"
 import { Grant, RefreshPolicy, RetryPolicy, TokenService, TokenStore } from "tokenlayer"
 import type { Token } from "tokenlayer"
+import { runFleetBench } from "./fleet.js"
+import { benchHttp, MANAGER_N, THROUGHPUT_CONCURRENCY, THROUGHPUT_REQUESTS } from "./http.js"
 import { IceyeAuthManager } from "./seed000.js"
 import { startTokenServer, type TokenServer } from "./server.js"
 import { bounded, collectGarbage, fmt, max, median, min, now, ratios, roundRobin, settle, time } from "./stats.js"
@@ -106,6 +108,8 @@ const rows: Array<Row> = []
 /** Repetitions actually run, by section (fewer than asked when a loaded machine spends the budget). */
 const repsRun: Record<"hit" | "run" | "cold" | "seed", number> = { hit: 0, run: 0, cold: 0, seed: 0 }
 const notes: Array<string> = []
+/** Section 7's own description, from `bench/fleet.ts`. */
+let fleetMarkdown = ""
 const row = (measure: string, figure: string, target: string, status: Status) =>
   rows.push({ measure, figure, target, status })
 const check = (ok: boolean): Status => ok ? "PASS" : "MISSED"
@@ -610,9 +614,20 @@ const markdown = (machine: string, date: string, seconds: number): string => {
     `   (\`Promise.all\` of ${n(CALLERS)} \`Effect.runPromise(tokens.get)\`) on a fresh layer. ${repsRun.seed}`,
     "   repetition(s) each, interleaved; the warm row is the same callers on the same, now warm, manager",
     "   or service.",
+    `5. **TokenHttpClient throughput.** AuthServer (\`tokenlayer/testing\`) in this process; ${
+      n(THROUGHPUT_REQUESTS)
+    } GETs`,
+    `   to its API per batch, ${THROUGHPUT_CONCURRENCY} at a time, through \`TokenHttpClient.authorize(client, tokens)\` versus the`,
+    "   same `NodeHttpClient.layerUndici` client sending a fixed `Authorization` header (no middleware).",
+    "   Both sides are answered 200 by the same server; the figure is requests per second, authorized /",
+    "   fixed (above 1 is noise: the two do the same I/O).",
+    `6. **TokenManager.getToken() warm.** ${n(MANAGER_N)} sequential \`await tokens.getToken()\` on a built, warm`,
+    "   manager; the baseline row is awaiting an already resolved Promise.",
+    "7. **A fleet of processes on Redis** (`bench/fleet.ts`, described below).",
     "",
     "Time is read with `performance.now()` in the bench only."
   ]
+  if (fleetMarkdown !== "") lines.push("", fleetMarkdown.trim())
   if (notes.length > 0) lines.push("", "## Notes", "", ...notes.map((note) => `- ${note}`))
   return `${lines.join("\n")}\n`
 }
@@ -642,6 +657,12 @@ const main = async () => {
       await section(() => benchRunPromise(warm, token))
       await section(() => benchCold(server, warm))
       await section(() => benchSideBySide(server, warm))
+      await section(() => benchHttp({ log, row, ratioFigure, minReps: MIN_REPS }))
+      await section(async () => {
+        const fleet = await runFleetBench({ log })
+        for (const r of fleet.rows) row(r.measure, r.figure, r.target, r.status)
+        fleetMarkdown = fleet.markdown
+      })
     } finally {
       await warm.dispose()
     }
