@@ -281,6 +281,9 @@ export const make = (options: FileOptions): Effect.Effect<Service, never, FileSy
               `accessible by group or others; run: chmod 600 ${quote(file)}`
           ))
         }
+        const tooLarge = () =>
+          Effect.fail(new TokenError.Corrupted({ key, path: file, reason: "larger than a token file can be (1 MiB)" }))
+        if (Number(info.size) > maxFileBytes) return yield* tooLarge()
         const chunks: Array<Uint8Array> = []
         let total = 0
         while (true) {
@@ -288,11 +291,7 @@ export const make = (options: FileOptions): Effect.Effect<Service, never, FileSy
           if (Option.isNone(chunk)) break
           chunks.push(chunk.value)
           total += chunk.value.length
-          if (total > maxFileBytes) {
-            return yield* Effect.fail(
-              new TokenError.Corrupted({ key, path: file, reason: "larger than a token file can be (1 MiB)" })
-            )
-          }
+          if (total > maxFileBytes) return yield* tooLarge()
         }
         const bytes = new Uint8Array(total)
         let offset = 0

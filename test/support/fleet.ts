@@ -152,7 +152,7 @@ export interface Fleet {
   readonly workers: ReadonlyArray<FleetWorker>
   /** Sends `command` to every live worker at once and returns their answers, in worker order. */
   readonly broadcast: (command: Command) => Effect.Effect<ReadonlyArray<Answer>>
-  /** Every live worker's log lines, with the worker's index. */
+  /** Every worker's log lines so far, with the worker's index. */
   readonly logs: Effect.Effect<
     ReadonlyArray<{ readonly worker: number; readonly level: string; readonly message: string }>
   >
