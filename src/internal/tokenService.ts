@@ -22,6 +22,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
+import { identity } from "effect/Function"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
@@ -152,7 +153,8 @@ export const make = (
     const requestToken = (current: Option.Option<Token.Token>): Effect.Effect<Token.Token, TokenError.HttpError> =>
       Effect.retry(
         grant.request(current).pipe(
-          RetryPolicy.withAttemptTimeout(retry),
+          // a grant that waits for a person (the device flow) bounds its own HTTP exchanges
+          grant.interactive === true ? identity : RetryPolicy.withAttemptTimeout(retry),
           Effect.tapBoth({
             onSuccess: () => countRequest("success"),
             onFailure: (error) => countRequest(error.reason.toLowerCase())
@@ -349,7 +351,13 @@ export const make = (
         const interrupted = Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
         const [held, nextAttempt] = yield* modify((s): [readonly [Entry | undefined, number], State] => {
           if (Exit.isSuccess(exit)) {
-            return [[undefined, 0], { ...s, entry: exit.value, flight: undefined, holdUntil: 0, basis: exit.value.token }]
+            return [[undefined, 0], {
+              ...s,
+              entry: exit.value,
+              flight: undefined,
+              holdUntil: 0,
+              basis: exit.value.token
+            }]
           }
           const entry = s.entry
           if (interrupted || entry === undefined || now >= entry.expiresAt) {
