@@ -81,6 +81,8 @@ const slowFirst = (delay: Duration.DurationInput) => (_: unknown, index: number)
   ...(index === 0 ? { delay } : {})
 })
 
+// 8 processes where the issue asks for them, 4 where fewer show the same: every process costs 0.3 s of
+// CPU on a 2-core machine
 describe("the lock holder of a fleet", () => {
   it.live(
     "killed (SIGKILL) mid-fetch: the others take over its lock at once and make one more request",
@@ -128,7 +130,7 @@ describe("the lock holder of a fleet", () => {
         const endpoint = yield* TokenEndpoint.TokenEndpoint
         yield* endpoint.respond(slowFirst("10 minutes"))
         const directory = yield* tempDirectory
-        const fleet = yield* Fleet.start(8, {
+        const fleet = yield* Fleet.start(4, {
           tokenUrl: endpoint.url,
           store: { kind: "file", directory, staleAfterMillis: 1500 },
           lockTimeoutMillis: 600_000
@@ -147,7 +149,7 @@ describe("the lock holder of a fleet", () => {
           ([worker, id]) => worker.answer(id),
           { concurrency: "unbounded" }
         )
-        assert.deepStrictEqual(answers.map((a) => a.ok && a.tokenHash), Array(7).fill(Fleet.tokenHash(issued(1))))
+        assert.deepStrictEqual(answers.map((a) => a.ok && a.tokenHash), Array(3).fill(Fleet.tokenHash(issued(1))))
         assert.strictEqual((yield* endpoint.requests).length, 2)
         const logs = yield* fleet.logs
         assert.isTrue(logs.some((line) => line.message.includes("was not refreshed for")), "stale lock recovery logged")
@@ -170,13 +172,13 @@ describe("the lock holder of a fleet", () => {
         // a fetch that lasts more than twice staleAfter
         yield* endpoint.respond(slowFirst("4 seconds"))
         const directory = yield* tempDirectory
-        const fleet = yield* Fleet.start(8, {
+        const fleet = yield* Fleet.start(4, {
           tokenUrl: endpoint.url,
           store: { kind: "file", directory, staleAfterMillis: 1500 },
           lockTimeoutMillis: 600_000
         })
         const answers = yield* fleet.broadcast({ cmd: "get" })
-        assert.deepStrictEqual(answers.map((a) => a.ok && a.tokenHash), Array(8).fill(Fleet.tokenHash(issued(0))))
+        assert.deepStrictEqual(answers.map((a) => a.ok && a.tokenHash), Array(4).fill(Fleet.tokenHash(issued(0))))
         assert.strictEqual((yield* endpoint.requests).length, 1)
       }).pipe(Effect.scoped, Effect.provide(TokenEndpoint.layer)),
     120_000
@@ -189,7 +191,7 @@ describe("the lock holder of a fleet", () => {
         const endpoint = yield* TokenEndpoint.TokenEndpoint
         yield* endpoint.respond(slowFirst("10 minutes"))
         const directory = yield* tempDirectory
-        const fleet = yield* Fleet.start(8, {
+        const fleet = yield* Fleet.start(4, {
           tokenUrl: endpoint.url,
           store: { kind: "file", directory, staleAfterMillis: 600_000 },
           lockTimeoutMillis: 2000
@@ -211,7 +213,7 @@ describe("the lock holder of a fleet", () => {
         assert.isTrue(answers.every((a) => a.ok), "every other worker got a token")
         const requests = (yield* endpoint.requests).length
         assert.isAtLeast(requests, 2)
-        assert.isAtMost(requests, 8)
+        assert.isAtMost(requests, 4)
         const logs = yield* fleet.logs
         assert.isTrue(
           logs.some((line) => line.message.includes("fetching without the store's lock")),
