@@ -4,10 +4,12 @@
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import axios, { isAxiosError } from "axios"
 import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
 import { inspect } from "node:util"
 import { Grant, RefreshPolicy, RetryPolicy, TokenError, TokenManager, TokenService, TokenStore } from "tokenlayer"
 import { AuthServer } from "tokenlayer/testing"
+import { authorizeAxios } from "../scratchpad/readme/axios.js"
 
 const CLIENT = "bridge-client"
 const SECRET = "bridge-secret"
@@ -112,6 +114,24 @@ describe("TokenManager", () => {
       } as RequestInit)
       assert.strictEqual(response.status, 401)
       assert.strictEqual((await run(server.stats)).apiRequests, 1)
+    }))
+
+  it("the README's axios interceptors: the token on every request, one retry after a 401", () =>
+    withManager(async (tokens) => {
+      const api = authorizeAxios(axios.create({ baseURL: server.url, validateStatus: () => true }), tokens)
+      assert.strictEqual((await api.get("/api/contracts")).status, 200)
+      await run(server.revoke(await tokens.getToken()))
+      assert.strictEqual((await api.get("/api/contracts")).status, 200)
+      let stats = await run(server.stats)
+      assert.strictEqual(stats.tokenRequests, 2)
+      assert.deepStrictEqual(stats.apiByStatus, { 200: 2, 401: 1 })
+      // an API that refuses every token: two attempts, then the 401 reaches the caller
+      await run(server.setApiAlwaysUnauthorized(true))
+      const strict = authorizeAxios(axios.create({ baseURL: server.url }), tokens)
+      const error: unknown = await strict.get("/api/contracts").then(() => undefined, (e: unknown) => e)
+      assert.isTrue(isAxiosError(error) && error.response?.status === 401)
+      stats = await run(server.stats)
+      assert.strictEqual(stats.apiRequests, 5)
     }))
 
   it("invalidate(token) drops that token only", () =>
