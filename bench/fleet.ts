@@ -188,7 +188,7 @@ export const runFleetBench = async (
     const reason = RedisServer.availability.reason
     log(`   skipped: ${reason}`)
     return {
-      rows: [{ measure: "5. Redis fleet", figure: "skipped", target: reason, status: "info" }],
+      rows: [{ measure: "7. Redis fleet", figure: "skipped", target: reason, status: "info" }],
       markdown: `## Redis store\n\nSkipped: ${reason}.\n`,
       skipped: reason
     }
@@ -213,31 +213,31 @@ export const runFleetBench = async (
       const expectedMemory = LIFETIMES * FLEET
       const rows: Array<FleetBenchRow> = [
         {
-          measure: `5. fleet of ${FLEET}, ${LIFETIMES} lifetimes: token requests sharing Redis`,
+          measure: `7. fleet of ${FLEET}, ${LIFETIMES} lifetimes: token requests sharing Redis`,
           figure: String(redis),
           target: `${expectedRedis}`,
           status: redis === expectedRedis ? "PASS" : "MISSED"
         },
         {
-          measure: `5. fleet of ${FLEET}, ${LIFETIMES} lifetimes: token requests with memory stores`,
+          measure: `7. fleet of ${FLEET}, ${LIFETIMES} lifetimes: token requests with memory stores`,
           figure: String(memory),
           target: `${expectedMemory} (expected, not a target)`,
           status: "info"
         },
         {
-          measure: "5. cold get answered from Redis",
+          measure: "7. cold get answered from Redis",
           figure: `${fmt(miss.redis)} us`,
           target: "",
           status: "info"
         },
         {
-          measure: "5. cold get answered from a memory store",
+          measure: "7. cold get answered from a memory store",
           figure: `${fmt(miss.memory)} us`,
           target: "",
           status: "info"
         },
         {
-          measure: "5. added by a miss that goes to Redis",
+          measure: "7. added by a miss that goes to Redis",
           figure: `${fmt(miss.added)} us (${fmt(miss.ratio, 2)}x)`,
           target: "",
           status: "info"
