@@ -282,6 +282,7 @@ describe("AuthServer token endpoint", () => {
       assert.match(s.url, /^http:\/\/127\.0\.0\.1:\d+$/)
       const rfc8414 = yield* send(HttpClientRequest.get(s.discoveryUrl))
       const oidc = yield* send(HttpClientRequest.get(`${s.url}/.well-known/openid-configuration`))
+      const methods = ["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"]
       assert.strictEqual(rfc8414.status, 200)
       assert.deepStrictEqual(oidc.json, rfc8414.json)
       assert.deepStrictEqual(rfc8414.json, {
@@ -289,9 +290,14 @@ describe("AuthServer token endpoint", () => {
         token_endpoint: s.tokenUrl,
         revocation_endpoint: s.revocationUrl,
         device_authorization_endpoint: s.deviceAuthorizationUrl,
-        grant_types_supported: ["client_credentials", "refresh_token", "urn:ietf:params:oauth:grant-type:device_code"],
-        token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post", "none"],
-        revocation_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post", "none"],
+        grant_types_supported: [
+          "client_credentials",
+          "urn:ietf:params:oauth:grant-type:jwt-bearer",
+          "refresh_token",
+          "urn:ietf:params:oauth:grant-type:device_code"
+        ],
+        token_endpoint_auth_methods_supported: methods,
+        revocation_endpoint_auth_methods_supported: methods,
         scopes_supported: ["read", "write"]
       })
       const missing = yield* send(HttpClientRequest.get(`${s.url}/nothing`))
