@@ -8,7 +8,8 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Duration, Effect, Exit, Fiber, Layer, Option, Redacted, Scope, TestClock } from "effect"
-import { ClientAuth, Grant, RefreshPolicy, RetryPolicy, Token, TokenService, TokenStore } from "tokenlayer"
+import type { Token } from "tokenlayer"
+import { ClientAuth, Grant } from "tokenlayer"
 import { AuthServer } from "tokenlayer/testing"
 import { ioTurn, pollUntil } from "./support/tokenEndpoint.js"
 
@@ -576,58 +577,4 @@ describe("AuthServer faults", () => {
       yield* basicToken
       assert.deepStrictEqual((yield* AuthServer.stats).tokenRequestsBy, { "basic-app": { Reset: 1, issued: 1 } })
     }).pipe(Effect.provide(TestLayer)))
-})
-
-// -----------------------------------------------------------------------------
-// the README example (/work/notes/authserver.md), kept here so that it compiles and passes
-// -----------------------------------------------------------------------------
-
-describe("AuthServer README example", () => {
-  // the program under test: calls the API with a token from the TokenService
-  const listOrders = (url: string) =>
-    Effect.gen(function*() {
-      const token = yield* TokenService.get
-      const response = yield* HttpClient.get(url, { headers: { authorization: Token.authorizationHeader(token) } })
-      return response.status
-    })
-
-  const Server = AuthServer.layer({ clients: [{ id: "my-app", secret: "s3cret", tokenLifetime: "10 minutes" }] })
-
-  // the grant needs the server's URL, known once it listens
-  const Tokens = Layer.unwrapEffect(
-    Effect.map(AuthServer.AuthServer, (server) =>
-      TokenService.layer().pipe(
-        Layer.provide(Grant.clientCredentials({
-          tokenUrl: server.tokenUrl,
-          clientId: "my-app",
-          clientSecret: Redacted.make("s3cret")
-        })),
-        Layer.provide([RefreshPolicy.fixed("1 minute"), RetryPolicy.none, TokenStore.layerMemory])
-      ))
-  )
-
-  const ExampleLayer = Tokens.pipe(Layer.provideMerge(Server), Layer.provideMerge(NodeHttpClient.layerUndici))
-
-  it.effect("renews the token a minute before it expires", () =>
-    Effect.gen(function*() {
-      const server = yield* AuthServer.AuthServer
-      assert.strictEqual(yield* listOrders(server.apiUrl("orders")), 200)
-      yield* TestClock.adjust("8 minutes")
-      assert.strictEqual(yield* listOrders(server.apiUrl("orders")), 200)
-      yield* TestClock.adjust("1 minute") // due: renewed before the call
-      assert.strictEqual(yield* listOrders(server.apiUrl("orders")), 200)
-      const stats = yield* AuthServer.stats
-      assert.deepStrictEqual(stats.tokenRequestsBy, { "my-app": { issued: 2 } })
-      assert.deepStrictEqual(stats.apiByStatus, { 200: 3 })
-    }).pipe(Effect.provide(ExampleLayer)))
-
-  it.effect("fails with a typed error while the token endpoint is down", () =>
-    Effect.gen(function*() {
-      const server = yield* AuthServer.AuthServer
-      yield* AuthServer.injectAlways(AuthServer.Fault.status(503))
-      const error = yield* Effect.flip(listOrders(server.apiUrl("orders")))
-      assert.strictEqual(error._tag, "HttpError")
-      yield* AuthServer.injectAlways(undefined)
-      assert.strictEqual(yield* listOrders(server.apiUrl("orders")), 200)
-    }).pipe(Effect.provide(ExampleLayer)))
 })
