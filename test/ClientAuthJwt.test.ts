@@ -460,3 +460,62 @@ describe("configuration and redaction", () => {
       for (const text of texts) for (const secret of forbidden) assert.notInclude(text, secret)
     }))
 })
+
+// -----------------------------------------------------------------------------
+// the README example (/work/notes/jwt.md), kept here so that it compiles and runs
+// -----------------------------------------------------------------------------
+
+describe("README: client_secret_jwt and private_key_jwt", () => {
+  // --- the example, as in the README
+
+  const policies = [RefreshPolicy.fixed("1 minute"), RetryPolicy.layerDefault, TokenStore.layerMemory] as const
+
+  // client_secret_jwt: the secret signs a new 60-second assertion for every token request; it never
+  // goes on the wire itself
+  const secretJwtTokens = (tokenUrl: string, secret: Redacted.Redacted<string>) =>
+    TokenService.layer().pipe(
+      Layer.provide(Grant.clientCredentials({
+        tokenUrl,
+        clientId: "reports-service",
+        clientAuth: ClientAuth.clientSecretJwt(secret)
+      })),
+      Layer.provide(policies),
+      Layer.provide(NodeHttpClient.layerUndici)
+    )
+
+  // private_key_jwt: reading the key can fail, so the method is an Effect, and the layer fails with a
+  // KeyError (which never shows the key) when the key cannot sign
+  const privateKeyJwtTokens = (tokenUrl: string, privateKeyPem: Redacted.Redacted<string>) =>
+    Layer.unwrapEffect(
+      Effect.map(
+        ClientAuth.privateKeyJwt({ privateKey: privateKeyPem, alg: "ES256", keyId: "2026-01" }),
+        (clientAuth) =>
+          TokenService.layer().pipe(
+            Layer.provide(Grant.clientCredentials({ tokenUrl, clientId: "billing-service", clientAuth })),
+            Layer.provide(policies)
+          )
+      )
+    ).pipe(Layer.provide(NodeHttpClient.layerUndici))
+
+  // --- the test: both against AuthServer
+
+  itServer("runs against AuthServer", () =>
+    Effect.gen(function*() {
+      const k = yield* getKeys
+      const server = yield* AuthServer.AuthServer
+      yield* AuthServer.register({ id: "reports-service", method: "client_secret_jwt", secret: SECRET })
+      yield* AuthServer.register({ id: "billing-service", method: "private_key_jwt", publicKey: k.ec.publicKey })
+      const a = yield* TokenService.get.pipe(
+        Effect.provide(secretJwtTokens(server.tokenUrl, Redacted.make(SECRET)))
+      )
+      assert.strictEqual((yield* callApi(a)).body.client_id, "reports-service")
+      const b = yield* TokenService.get.pipe(
+        Effect.provide(privateKeyJwtTokens(server.tokenUrl, Redacted.make(k.ecPem)))
+      )
+      assert.strictEqual((yield* callApi(b)).body.client_id, "billing-service")
+      const error = yield* Effect.flip(
+        TokenService.get.pipe(Effect.provide(privateKeyJwtTokens(server.tokenUrl, Redacted.make("oops"))))
+      )
+      assert.strictEqual(error._tag, "KeyError")
+    }))
+})
