@@ -122,6 +122,8 @@ export const make = (
       if (client.secret === undefined && method.startsWith("client_secret_")) {
         throw new Error(`AuthServer: client ${client.id} (${method}) needs a secret`)
       }
+      // a private_key_jwt client needs a public key that can verify (throws, as above, when not)
+      if (method === "private_key_jwt") JwtServer.verifyKey(`client ${client.id}`, { publicKey: client.publicKey })
       refresh.register(client)
       clients.set(client.id, {
         id: client.id,
