@@ -78,7 +78,8 @@ export type ClientAuthMethod =
   | "client_secret_basic"
   | "client_secret_post"
   | "client_secret_jwt"
-  | "private_key_jwt" | "none"
+  | "private_key_jwt"
+  | "none"
 
 /**
  * What a client's refresh tokens do (see `ClientRegistration.refreshTokens`).

@@ -210,7 +210,9 @@ export const clientAuthMethods: ReadonlyArray<ClientAuthMethod> = [
   clientSecretBasic,
   clientSecretPost,
   JwtServer.clientSecretJwt,
-  JwtServer.privateKeyJwt, none]
+  JwtServer.privateKeyJwt,
+  none
+]
 
 const methodNamed = (name: string): ClientAuthMethod | undefined => clientAuthMethods.find((m) => m.name === name)
 
