@@ -94,8 +94,8 @@ export const makeKey = (
  * @category models
  */
 export type ClientCredentialsOptions =
+  & TokenEndpointOptions
   & {
-    readonly tokenUrl: string
     readonly clientId: string
     /** Space-separated scopes, or a list. Not sent when absent or empty. */
     readonly scope?: string | ReadonlyArray<string> | undefined
@@ -132,20 +132,22 @@ export const makeClientCredentials = (
     ["audience", options.audience],
     ["resource", options.resource]
   ]).concat(Object.entries(options.extraParams ?? {}))
-  const context = { clientId: options.clientId, tokenUrl: options.tokenUrl }
+  // the token URL as given, or from the issuer's metadata (see `discover`)
+  const endpoints = InternalDiscovery.endpoints(options, client)
   return {
     key: makeKey("client_credentials", [
-      ["url", options.tokenUrl],
+      endpoints.keyPart,
       ["client", options.clientId],
       ["scope", scope === undefined ? undefined : scope.split(/\s+/)],
       ["audience", options.audience],
       ["resource", options.resource]
     ]),
     request: () =>
-      Effect.flatMap(
-        TokenEndpoint.authenticated(auth, context, grantParams),
-        (request) => TokenEndpoint.sendWith(client, request)
-      )
+      Effect.flatMap(endpoints.tokenUrl, (tokenUrl) =>
+        Effect.flatMap(
+          TokenEndpoint.authenticated(auth, { clientId: options.clientId, tokenUrl }, grantParams),
+          (request) => TokenEndpoint.sendWith(client, request)
+        ))
   }
 }
 

@@ -6,8 +6,7 @@
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
 import { assert, describe, it } from "@effect/vitest"
-import type { Redacted } from "effect"
-import { Chunk, Effect, Fiber, Layer, Option, TestClock } from "effect"
+import { Chunk, Effect, Fiber, Layer, Option, Redacted, TestClock } from "effect"
 import { Grant, RefreshPolicy, RetryPolicy, Token, TokenService, TokenStore } from "tokenlayer"
 import { AuthServer } from "tokenlayer/testing"
 import * as TokenEndpoint from "./support/tokenEndpoint.js"
@@ -17,7 +16,10 @@ import * as TokenEndpoint from "./support/tokenEndpoint.js"
 // -----------------------------------------------------------------------------
 
 const Live = Layer.merge(
-  AuthServer.layer({ clients: [{ id: "cli", method: "none" }], tokenLifetime: "10 minutes" }),
+  AuthServer.layer({
+    clients: [{ id: "cli", method: "none" }, { id: "app", secret: "s3cret" }],
+    tokenLifetime: "10 minutes"
+  }),
   NodeHttpClient.layerUndici
 )
 const Recording = Layer.merge(TokenEndpoint.layer, NodeHttpClient.layerUndici)
@@ -206,6 +208,15 @@ describe("grants given an issuer", () => {
       assert.strictEqual(stats.deviceAuthorizationRequests, 1)
       assert.deepStrictEqual(stats.tokenRequestsBy, { cli: { issued: 2 } })
       assert.strictEqual(stats.metadataRequests, 2) // one per grant: each named the issuer as a string
+
+      // and the client credentials grant
+      const service = Grant.makeClientCredentials({
+        issuer: s.issuer,
+        clientId: "app",
+        clientSecret: Redacted.make("s3cret")
+      }, client)
+      assert.match(service.key, /^grant=client_credentials;issuer=http:\/\/127\.0\.0\.1:\d+;client=app$/)
+      assert.strictEqual(yield* apiStatus(yield* service.request(Option.none())), 200)
     }).pipe(Effect.provide(Live)))
 
   it.scoped("one document for several grants and renewals, fetched again after the TTL", () =>
