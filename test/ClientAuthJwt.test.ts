@@ -9,6 +9,7 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { assert, describe, it } from "@effect/vitest"
 import {
+  Cause,
   Clock,
   Config,
   ConfigProvider,
@@ -284,6 +285,16 @@ describe("client credentials with JWT client authentication, against AuthServer"
       assert.strictEqual(a!.iat, startSeconds)
       assert.strictEqual(b!.iat, startSeconds + 600)
       assert.deepStrictEqual((yield* AuthServer.stats).tokenRequestsBy, { "secret-jwt-app": { issued: 2 } })
+    }))
+
+  itServer("a private_key_jwt client needs a usable public key to be registered", () =>
+    Effect.gen(function*() {
+      const none = yield* Effect.exit(AuthServer.register({ id: "no-key", method: "private_key_jwt" }))
+      assert.isTrue(Exit.isFailure(none) && Cause.isDie(none.cause))
+      const bad = yield* Effect.exit(
+        AuthServer.register({ id: "bad-key", method: "private_key_jwt", publicKey: "-----BEGIN PUBLIC KEY-----" })
+      )
+      assert.isTrue(Exit.isFailure(bad) && Cause.isDie(bad.cause))
     }))
 
   itServer("the discovery document lists both methods and the JWT bearer grant", () =>

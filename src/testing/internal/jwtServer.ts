@@ -417,7 +417,11 @@ const verifyAssertion = (method: "client_secret_jwt" | "private_key_jwt") =>
   client: OAuth.Client
 ): Effect.Effect<void, OAuth.OAuthError> =>
   Effect.gen(function*() {
-    const state = stateOf(client, method)
+    const state = yield* Effect.try({
+      try: () => stateOf(client, method),
+      // registration checks the key, so only a client registered under another method gets here
+      catch: (error) => `cannot verify its assertions: ${error instanceof Error ? error.message : "no key"}`
+    })
     const server = yield* Effect.orElseSucceed(currentState, () => undefined)
     const audiences = server === undefined ? [] : [server.tokenUrl, server.issuer]
     yield* verify(request.form.get("client_assertion") ?? "", {
