@@ -14,9 +14,11 @@
  * `iat` not in the future (30 seconds of skew allowed), and a `jti` never seen before (until its `exp`).
  * Time is the `Clock` the server's requests run with. A refusal says what was wrong.
  *
- * Import order matters: `oauthServer.ts` imports this module for its method table and this module
- * imports `oauthServer.ts`, so nothing here may use `OAuth` values at module evaluation (only inside
- * functions), and `oauthServer.ts` must be imported before this module where both are.
+ * An import cycle, made harmless: `oauthServer.ts` imports this module for its tables and this module
+ * imports `oauthServer.ts`. Nothing here uses `OAuth` values at module evaluation (only inside
+ * functions), and the table entries are function declarations (`clientSecretJwt()`, ...) that touch no
+ * other binding of this module when called, so whichever module is evaluated first, the tables can be
+ * built.
  *
  * @internal
  */
@@ -448,11 +450,13 @@ const verifyAssertion = (method: "client_secret_jwt" | "private_key_jwt") =>
  *
  * @internal
  */
-export const clientSecretJwt: OAuth.ClientAuthMethod = {
-  name: "client_secret_jwt",
-  challenge: false,
-  claim: (request) => claimAssertion(true)(request),
-  verify: (request, client) => verifyAssertion("client_secret_jwt")(request, client)
+export function clientSecretJwt(): OAuth.ClientAuthMethod {
+  return {
+    name: "client_secret_jwt",
+    challenge: false,
+    claim: (request) => claimAssertion(true)(request),
+    verify: (request, client) => verifyAssertion("client_secret_jwt")(request, client)
+  }
 }
 
 /**
@@ -461,11 +465,13 @@ export const clientSecretJwt: OAuth.ClientAuthMethod = {
  *
  * @internal
  */
-export const privateKeyJwt: OAuth.ClientAuthMethod = {
-  name: "private_key_jwt",
-  challenge: false,
-  claim: (request) => claimAssertion(false)(request),
-  verify: (request, client) => verifyAssertion("private_key_jwt")(request, client)
+export function privateKeyJwt(): OAuth.ClientAuthMethod {
+  return {
+    name: "private_key_jwt",
+    challenge: false,
+    claim: (request) => claimAssertion(false)(request),
+    verify: (request, client) => verifyAssertion("private_key_jwt")(request, client)
+  }
 }
 
 // -----------------------------------------------------------------------------
@@ -481,38 +487,39 @@ const invalidGrant = (description: string): OAuth.OAuthError =>
  *
  * @internal
  */
-export const jwtBearer: OAuth.GrantHandler = {
-  grantType: jwtBearerGrantType,
-  handle: (context) =>
-    Effect.gen(function*() {
-      const state = yield* currentState
-      const assertion = yield* OAuth.param(context.request.form, "assertion")
-      if (assertion === undefined || assertion === "") {
-        return yield* Effect.fail(OAuth.invalidRequest("missing assertion"))
-      }
-      // RFC 7523 §3.1: client authentication is optional; when a request carries it, it must pass
-      if (OAuth.claimedClientId(context.request) !== undefined) yield* context.authenticateClient
-      const kid = header(assertion)?.kid
-      if (kid === undefined) return yield* Effect.fail(invalidGrant("the assertion has no kid"))
-      const account = state.account(kid)
-      if (account === undefined) return yield* Effect.fail(invalidGrant(`unknown key id ${kid}`))
-      yield* Effect.mapError(
-        verify(assertion, {
-          key: account.key,
-          issuer: account.registration.email,
-          subject: account.registration.email,
-          subjectRequired: false,
-          audiences: [state.tokenUrl, state.issuer],
-          jtiRequired: false,
-          jtis: state.jtis
-        }),
-        invalidGrant
-      )
-      const scope = yield* Either.flatMap(
-        OAuth.param(context.request.form, "scope"),
-        (s) => OAuth.grantedScope(account.client, s)
-      )
-      const token = yield* context.issue({ client: account.client, grantType: jwtBearerGrantType, scope })
-      return { token }
-    })
+export function jwtBearer(): OAuth.GrantHandler {
+  return { grantType: "urn:ietf:params:oauth:grant-type:jwt-bearer", handle: (context) => handleJwtBearer(context) }
 }
+
+const handleJwtBearer = (context: OAuth.GrantContext): Effect.Effect<OAuth.GrantResult, OAuth.OAuthError> =>
+  Effect.gen(function*() {
+    const state = yield* currentState
+    const assertion = yield* OAuth.param(context.request.form, "assertion")
+    if (assertion === undefined || assertion === "") {
+      return yield* Effect.fail(OAuth.invalidRequest("missing assertion"))
+    }
+    // RFC 7523 §3.1: client authentication is optional; when a request carries it, it must pass
+    if (OAuth.claimedClientId(context.request) !== undefined) yield* context.authenticateClient
+    const kid = header(assertion)?.kid
+    if (kid === undefined) return yield* Effect.fail(invalidGrant("the assertion has no kid"))
+    const account = state.account(kid)
+    if (account === undefined) return yield* Effect.fail(invalidGrant(`unknown key id ${kid}`))
+    yield* Effect.mapError(
+      verify(assertion, {
+        key: account.key,
+        issuer: account.registration.email,
+        subject: account.registration.email,
+        subjectRequired: false,
+        audiences: [state.tokenUrl, state.issuer],
+        jtiRequired: false,
+        jtis: state.jtis
+      }),
+      invalidGrant
+    )
+    const scope = yield* Either.flatMap(
+      OAuth.param(context.request.form, "scope"),
+      (s) => OAuth.grantedScope(account.client, s)
+    )
+    const token = yield* context.issue({ client: account.client, grantType: jwtBearerGrantType, scope })
+    return { token }
+  })

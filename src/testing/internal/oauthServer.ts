@@ -209,8 +209,8 @@ const none: ClientAuthMethod = {
 export const clientAuthMethods: ReadonlyArray<ClientAuthMethod> = [
   clientSecretBasic,
   clientSecretPost,
-  JwtServer.clientSecretJwt,
-  JwtServer.privateKeyJwt,
+  JwtServer.clientSecretJwt(),
+  JwtServer.privateKeyJwt(),
   none
 ]
 
@@ -387,7 +387,7 @@ const clientCredentials: GrantHandler = {
  *
  * @internal
  */
-export const grantHandlers: ReadonlyArray<GrantHandler> = [clientCredentials, JwtServer.jwtBearer]
+export const grantHandlers: ReadonlyArray<GrantHandler> = [clientCredentials, JwtServer.jwtBearer()]
 
 /** @internal */
 export const grantHandler = (grantType: string): GrantHandler | undefined =>
