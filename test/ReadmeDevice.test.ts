@@ -168,7 +168,7 @@ describe("README examples", () => {
       const error = yield* Effect.flip(
         Effect.provide(accessToken, RefreshLogin(server.tokenUrl, token.refreshToken!, TokenStore.layerMemory))
       )
-      assert.isTrue(TokenError.isInvalidGrant(error))
+      assert.isTrue(error._tag === "HttpError" && TokenError.isInvalidGrant(error))
       assert.match(printed.join("\n"), /the login has ended \(.*invalid_grant.*\): sign in again/)
     }).pipe(Effect.provide(Server)))
 
