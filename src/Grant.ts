@@ -88,7 +88,8 @@ export const makeKey = (
  * The options of the client credentials grant (RFC 6749 §4.4).
  *
  * Give `clientSecret` for HTTP Basic authentication (the default, RFC 6749 §2.3.1), or `clientAuth` for
- * any other method (`ClientAuth.post(secret)` for credentials in the form body).
+ * any other method (`ClientAuth.post(secret)` for credentials in the form body). Give `tokenUrl`, or
+ * `issuer` to take the token endpoint from the issuer's metadata (see `discover`).
  *
  * @since 0.1.0
  * @category models
