@@ -16,9 +16,9 @@
  *
  * An import cycle, made harmless: `oauthServer.ts` imports this module for its tables and this module
  * imports `oauthServer.ts`. Nothing here uses `OAuth` values at module evaluation (only inside
- * functions), and the table entries are function declarations (`clientSecretJwt()`, ...) that touch no
- * other binding of this module when called, so whichever module is evaluated first, the tables can be
- * built.
+ * functions), and the table entries are function declarations (`clientSecretJwt()`, ...) returning
+ * objects with method shorthands, which touch no other binding of this module when called (not even a
+ * bundler's `__name` helper), so whichever module is evaluated first, the tables can be built.
  *
  * @internal
  */
@@ -454,8 +454,12 @@ export function clientSecretJwt(): OAuth.ClientAuthMethod {
   return {
     name: "client_secret_jwt",
     challenge: false,
-    claim: (request) => claimAssertion(true)(request),
-    verify: (request, client) => verifyAssertion("client_secret_jwt")(request, client)
+    claim(request) {
+      return claimAssertion(true)(request)
+    },
+    verify(request, client) {
+      return verifyAssertion("client_secret_jwt")(request, client)
+    }
   }
 }
 
@@ -469,8 +473,12 @@ export function privateKeyJwt(): OAuth.ClientAuthMethod {
   return {
     name: "private_key_jwt",
     challenge: false,
-    claim: (request) => claimAssertion(false)(request),
-    verify: (request, client) => verifyAssertion("private_key_jwt")(request, client)
+    claim(request) {
+      return claimAssertion(false)(request)
+    },
+    verify(request, client) {
+      return verifyAssertion("private_key_jwt")(request, client)
+    }
   }
 }
 
@@ -488,7 +496,12 @@ const invalidGrant = (description: string): OAuth.OAuthError =>
  * @internal
  */
 export function jwtBearer(): OAuth.GrantHandler {
-  return { grantType: "urn:ietf:params:oauth:grant-type:jwt-bearer", handle: (context) => handleJwtBearer(context) }
+  return {
+    grantType: "urn:ietf:params:oauth:grant-type:jwt-bearer",
+    handle(context) {
+      return handleJwtBearer(context)
+    }
+  }
 }
 
 const handleJwtBearer = (context: OAuth.GrantContext): Effect.Effect<OAuth.GrantResult, OAuth.OAuthError> =>
