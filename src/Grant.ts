@@ -708,8 +708,10 @@ export const makeDeviceCode = (options: DeviceCodeOptions, client: HttpClient.Ht
  *
  * The grant is `interactive`: the token service gives it no per-attempt timeout (a login takes
  * minutes); each HTTP exchange has its own (`httpTimeout`, 10 s). `get` waits for the login while
- * there is no valid token. With `TokenStore.layerFile`, a restart goes on with the saved refresh token
- * instead of asking the user again.
+ * there is no valid token; with `TokenService.layer({ refreshAhead: true })` a token that is due but
+ * still valid keeps being served while a renewal (or a new login) goes on in the background. With
+ * `TokenStore.layerFile`, a restart goes on with the saved refresh token instead of asking the user
+ * again.
  *
  * @example
  * ```ts
