@@ -13,10 +13,8 @@ import {
   Clock,
   Config,
   ConfigProvider,
-  Console,
   Context,
   DateTime,
-  Duration,
   Effect,
   Exit,
   Layer,
@@ -28,7 +26,7 @@ import {
 import * as Jose from "jose"
 import { inspect } from "node:util"
 import type { TokenError } from "tokenlayer"
-import { Grant, RefreshPolicy, RetryPolicy, Token, TokenHttpClient, TokenService, TokenStore } from "tokenlayer"
+import { Grant, RefreshPolicy, RetryPolicy, Token, TokenService, TokenStore } from "tokenlayer"
 import { AuthServer } from "tokenlayer/testing"
 import { captureLogs } from "./support/logs.js"
 import * as TokenEndpoint from "./support/tokenEndpoint.js"
@@ -637,60 +635,5 @@ describe("Grant.jwtBearer: keys and redaction", () => {
           assert.notInclude(text, secret)
         }
       }
-    }))
-})
-
-// -----------------------------------------------------------------------------
-// the README example (/work/notes/jwt.md), kept here so that it compiles and runs
-// -----------------------------------------------------------------------------
-
-describe("README: the Disruptive Technologies flow", () => {
-  // --- the example, as in the README (which ends with `NodeRuntime.runMain(program.pipe(Effect.provide(ApiLive)))`)
-
-  // a service account's key id, email and secret, under the names of Disruptive Technologies' guide
-  const DisruptiveGrant = Grant.jwtBearerConfig(Config.all({
-    tokenUrl: Config.string("DT_TOKEN_URL").pipe(
-      Config.withDefault("https://identity.disruptive-technologies.com/oauth2/token")
-    ),
-    keyId: Config.string("DT_SERVICE_ACCOUNT_KEY_ID"),
-    issuer: Config.string("DT_SERVICE_ACCOUNT_EMAIL"),
-    secret: Config.redacted("DT_SERVICE_ACCOUNT_SECRET")
-  }))
-
-  // 1-hour tokens, renewed 1 minute before they expire, as the guide does
-  const TokensLive = TokenService.layer().pipe(
-    Layer.provide(DisruptiveGrant),
-    Layer.provide([RefreshPolicy.fixed("1 minute"), RetryPolicy.layerDefault, TokenStore.layerMemory]),
-    Layer.provide(NodeHttpClient.layerUndici)
-  )
-
-  // an HttpClient that sends the token with every request (and retries once after a 401)
-  const ApiLive = TokenHttpClient.layer.pipe(Layer.provideMerge(TokensLive), Layer.provide(NodeHttpClient.layerUndici))
-
-  const program = Effect.gen(function*() {
-    const apiUrl = yield* Config.string("DT_API_URL").pipe(Config.withDefault("https://api.d21s.com/v2/projects"))
-    const response = yield* HttpClient.get(apiUrl)
-    const token = yield* TokenService.get
-    const left = Option.getOrThrow(Token.remaining(token, yield* DateTime.now))
-    yield* Console.log(`GET ${apiUrl}: ${response.status}; token expires in ${Duration.toSeconds(left)}s.`)
-    return response.status
-  }).pipe(Effect.scoped)
-
-  // --- the test: the example against AuthServer, through the same variables
-
-  itServer("runs against AuthServer", () =>
-    Effect.gen(function*() {
-      const server = yield* AuthServer.AuthServer
-      const env = ConfigProvider.fromMap(
-        new Map([
-          ["DT_TOKEN_URL", server.tokenUrl],
-          ["DT_API_URL", server.apiUrl("projects")],
-          ["DT_SERVICE_ACCOUNT_KEY_ID", KEY_ID],
-          ["DT_SERVICE_ACCOUNT_EMAIL", EMAIL],
-          ["DT_SERVICE_ACCOUNT_SECRET", SECRET]
-        ])
-      )
-      const status = yield* program.pipe(Effect.provide(ApiLive), Effect.withConfigProvider(env))
-      assert.strictEqual(status, 200)
     }))
 })
