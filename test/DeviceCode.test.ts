@@ -6,7 +6,7 @@
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Duration, Effect, Fiber, Layer, Option, Redacted, TestClock } from "effect"
+import { Chunk, Config, ConfigProvider, Duration, Effect, Fiber, Layer, Option, Redacted, TestClock } from "effect"
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -323,4 +323,38 @@ describe("Grant.deviceCode with the token service", () => {
       assert.strictEqual(prompts.seen.length, 1)
       assert.deepStrictEqual((yield* AuthServer.tokens).map((t) => t.grantType), [DEVICE_GRANT, "refresh_token"])
     }).pipe(Effect.provide(ServiceLive)))
+})
+
+describe("Grant.deviceCodeConfig", () => {
+  const read = <A>(config: Config.Config<A>, env: Record<string, string>) =>
+    Effect.withConfigProvider(config, ConfigProvider.fromMap(new Map(Object.entries(env)), { pathDelim: "_" }))
+
+  it.effect("reads ISSUER, or TOKEN_URL and DEVICE_AUTHORIZATION_URL; CLIENT_ID; SCOPE, AUDIENCE", () =>
+    Effect.gen(function*() {
+      const byIssuer = yield* read(Config.nested(Grant.deviceCodeOptionsConfig, "CLI"), {
+        CLI_ISSUER: "https://auth.example.com",
+        CLI_CLIENT_ID: "my-cli",
+        CLI_SCOPE: "openid offline_access",
+        CLI_AUDIENCE: "https://api.example.com"
+      })
+      assert.deepStrictEqual(byIssuer, {
+        issuer: "https://auth.example.com",
+        clientId: "my-cli",
+        scope: "openid offline_access",
+        audience: "https://api.example.com"
+      })
+      const byUrls = yield* read(Grant.deviceCodeOptionsConfig, {
+        TOKEN_URL: "https://auth.example.com/token",
+        DEVICE_AUTHORIZATION_URL: "https://auth.example.com/device",
+        CLIENT_ID: "my-cli",
+        CLIENT_SECRET: "s3cret",
+        CLIENT_AUTH: "post"
+      })
+      assert.strictEqual(byUrls.deviceAuthorizationUrl, "https://auth.example.com/device")
+      assert.strictEqual(byUrls.clientAuth?.method, "client_secret_post")
+      const missing = yield* Effect.flip(
+        read(Grant.deviceCodeOptionsConfig, { TOKEN_URL: "https://auth.example.com/token", CLIENT_ID: "my-cli" })
+      )
+      assert.include(String(missing), "ISSUER or DEVICE_AUTHORIZATION_URL")
+    }))
 })

@@ -7,7 +7,7 @@
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Layer, Option, Redacted, TestClock } from "effect"
+import { Config, ConfigError, ConfigProvider, Effect, Fiber, Layer, Option, Redacted, TestClock } from "effect"
 import { Grant, RefreshPolicy, RetryPolicy, Token, TokenError, TokenService, TokenStore } from "tokenlayer"
 import { AuthServer } from "tokenlayer/testing"
 import { captureLogs } from "./support/logs.js"
@@ -217,5 +217,46 @@ describe("Grant.refreshToken", () => {
       for (const secret of [initial, result.refreshToken!, result.accessToken]) {
         assert.notInclude(text, Redacted.value(secret))
       }
+    }).pipe(Effect.provide(Live)))
+})
+
+describe("Grant.refreshTokenConfig", () => {
+  const read = <A>(config: Config.Config<A>, env: Record<string, string>) =>
+    Effect.withConfigProvider(config, ConfigProvider.fromMap(new Map(Object.entries(env)), { pathDelim: "_" }))
+
+  it.scoped("reads TOKEN_URL or ISSUER, CLIENT_ID, REFRESH_TOKEN; CLIENT_SECRET makes a confidential client", () =>
+    Effect.gen(function*() {
+      const s = yield* server
+      const client = yield* HttpClient.HttpClient
+      const initial = yield* AuthServer.issueRefreshToken("cli")
+      const publicOptions = yield* read(Grant.refreshTokenOptionsConfig, {
+        TOKEN_URL: s.tokenUrl,
+        CLIENT_ID: "cli",
+        REFRESH_TOKEN: Redacted.value(initial)
+      })
+      assert.isUndefined(publicOptions.clientAuth)
+      const token = yield* Grant.makeRefreshToken(publicOptions, client).request(Option.none())
+      assert.strictEqual(yield* apiStatus(token), 200)
+
+      const secret = yield* AuthServer.issueRefreshToken("secret-cli")
+      const confidential = yield* read(Config.nested(Grant.refreshTokenOptionsConfig, "APP"), {
+        APP_ISSUER: s.issuer,
+        APP_CLIENT_ID: "secret-cli",
+        APP_CLIENT_SECRET: "s3cret",
+        APP_REFRESH_TOKEN: Redacted.value(secret)
+      })
+      assert.strictEqual(confidential.clientAuth?.method, "client_secret_basic")
+      assert.strictEqual(confidential.issuer, s.issuer)
+      assert.strictEqual(
+        yield* apiStatus(yield* Grant.makeRefreshToken(confidential, client).request(Option.none())),
+        200
+      )
+
+      const missing = yield* Effect.flip(
+        read(Grant.refreshTokenOptionsConfig, { CLIENT_ID: "cli", REFRESH_TOKEN: "x" })
+      )
+      assert.isTrue(ConfigError.isConfigError(missing))
+      assert.include(String(missing), "ISSUER or TOKEN_URL")
+      assert.notInclude(String(missing), Redacted.value(initial))
     }).pipe(Effect.provide(Live)))
 })
