@@ -1,9 +1,7 @@
 // The README's refresh token, device flow and discovery examples, kept here so that they compile and
 // pass: each example's code is in a block below, and the test runs it against the embedded AuthServer.
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Effect, Fiber, Layer, TestClock } from "effect"
-import { TokenStore } from "tokenlayer"
+import { Chunk, Fiber, TestClock } from "effect"
 import { AuthServer } from "tokenlayer/testing"
 import { pollUntil } from "./support/tokenEndpoint.js"
 
@@ -12,8 +10,9 @@ import { pollUntil } from "./support/tokenEndpoint.js"
 // -----------------------------------------------------------------------------
 
 import { HttpClient } from "@effect/platform"
-import { Console, Context, Redacted } from "effect"
-import { Grant, RefreshPolicy, RetryPolicy, TokenError, TokenHttpClient, TokenService } from "tokenlayer"
+import { NodeHttpClient } from "@effect/platform-node"
+import { Console, Effect, Layer } from "effect"
+import { Grant, RefreshPolicy, RetryPolicy, TokenHttpClient, TokenService, TokenStore } from "tokenlayer"
 
 // The login of a command-line tool: approved once in a browser, kept in a token file
 // (~/.local/state/tokenlayer), renewed with its refresh token, asked again only when that dies.
@@ -47,6 +46,9 @@ const whoAmI = (url: string) =>
 // README: "Refresh tokens"
 // -----------------------------------------------------------------------------
 
+import { Redacted } from "effect"
+import { TokenError } from "tokenlayer"
+
 // A refresh token from an earlier login (another tool's token file, a setup step) keeps a service
 // signed in. With rotation each renewal brings a new one, and the first is spent: keep the tokens in
 // a file store, which the next run starts from.
@@ -69,6 +71,8 @@ const accessToken = TokenService.get.pipe(
 // -----------------------------------------------------------------------------
 // README: "Discovery: an issuer instead of endpoint URLs"
 // -----------------------------------------------------------------------------
+
+import { Context } from "effect"
 
 // what a server offers (RFC 8414, then OpenID Connect discovery)
 const endpoints = (issuer: string) =>
