@@ -873,6 +873,29 @@ describe("TokenService", () => {
         assert.isTrue(results.every((t) => accessToken(t) === "test-access-token-1"))
       }).pipe(Effect.provide(TokenStore.layerMemory)))
 
+    it.effect("the grant is given the newest token of memory and store (another process renewed since)", () =>
+      Effect.gen(function*() {
+        const [grant, control] = yield* TestGrant.make({ lifetime: "1 hour" })
+        const deps = Layer.mergeAll(
+          Layer.succeed(Grant.Grant, grant),
+          RefreshPolicy.fixed("5 minutes"),
+          RetryPolicy.none
+        )
+        yield* Effect.scoped(Effect.gen(function*() {
+          const a = yield* TokenService.make()
+          const b = yield* TokenService.make()
+          yield* a.get // token 1, which b loads from the store
+          assert.strictEqual(accessToken(yield* b.get), "test-access-token-1")
+          yield* TestClock.adjust("30 minutes")
+          yield* a.refresh // token 2, stored; b still holds token 1
+          yield* TestClock.adjust("1 hour") // token 2 due too
+          assert.strictEqual(accessToken(yield* b.get), "test-access-token-3")
+        })).pipe(Effect.provide(deps))
+        // b's renewal traded token 2 (its refresh token), not the token 1 it held
+        const basis = yield* control.basis
+        assert.strictEqual(Option.map(basis[2]!, accessToken).pipe(Option.getOrNull), "test-access-token-2")
+      }).pipe(Effect.provide(TokenStore.layerMemory)))
+
     it.effect("a failing store never fails get: it is logged and the service fetches on its own", () =>
       Effect.gen(function*() {
         const [token, logs] = yield* captureLogs(Effect.gen(function*() {

@@ -251,13 +251,19 @@ export const make = (
     // -------------------------------------------------------------------------
 
     /**
-     * What the grant is given as the current token: the cached one, else the newest this service had
-     * (invalidated or expired), else whatever the store holds, due or not (a refresh token saved by an
-     * earlier run).
+     * What the grant is given as the current token: the newest of the cached one (else the newest this
+     * service had, invalidated or expired) and whatever the store holds, due or not (a token saved by
+     * another process, or by an earlier run).
      */
     const currentBasis: Effect.Effect<Option.Option<Token.Token>> = Effect.flatMap(Ref.get(state), (s) => {
       const known = s.entry?.token ?? s.basis
-      return known === undefined ? loadStored : Effect.succeed(Option.some(known))
+      // read under the lock: another process may have renewed since (its token due by now too), and a
+      // rotated refresh token must never be sent again (a server that detects reuse revokes the login)
+      return Effect.map(loadStored, (stored) =>
+        Option.isSome(stored) &&
+          (known === undefined || stored.value.issuedAt.epochMillis > known.issuedAt.epochMillis)
+          ? stored
+          : Option.fromNullable(known))
     })
 
     /** Obtains a token: from the store if someone else just got one, else from the grant, under the lock. */
