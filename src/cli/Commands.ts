@@ -211,9 +211,7 @@ const validToken = (flags: Settings.Flags) =>
     return yield* tokens.get.pipe(Effect.mapError((error) => Errors.fromHttpError(error, settings)))
   }).pipe(Effect.scoped)
 
-/** Runs a command's handler with the logger its `--verbose` asks for. */
-const withVerbosity = (verbose: boolean) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.provide(effect, Output.layerLogger(verbose))
+const withVerbosity = Output.withVerbosity
 
 // -----------------------------------------------------------------------------
 // token, header
@@ -785,13 +783,25 @@ const cli = Command.run(command, { name: "tokenlayer", version, executable: "tok
 // running
 // -----------------------------------------------------------------------------
 
-/** A console whose `error` lines are kept (the parser's messages, made one line before they are shown). */
-const keepingErrors = (lines: Array<string>): Effect.Effect<Console.Console> =>
+const joined = (args: ReadonlyArray<unknown>): string =>
+  args.map((arg) => typeof arg === "string" ? arg : String(arg)).join(" ")
+
+/**
+ * The console of the parser: its `error` lines are kept (made one line before they are shown), and what
+ * it prints on stdout (help, version) loses its colours when stdout is not a terminal.
+ */
+const parserConsole = (lines: Array<string>): Effect.Effect<Console.Console> =>
   Effect.map(Effect.console, (base) => ({
     ...base,
+    log: (...args: ReadonlyArray<unknown>) =>
+      Effect.sync(() => {
+        const text = joined(args).replace(/\s+$/, "")
+
+        process.stdout.write(`${process.stdout.isTTY === true ? text : text.replace(/\x1b\[[0-9;]*m/g, "")}\n`)
+      }),
     error: (...args: ReadonlyArray<unknown>) =>
       Effect.sync(() => {
-        lines.push(args.map((arg) => typeof arg === "string" ? arg : String(arg)).join(" "))
+        lines.push(joined(args))
       })
   }))
 
@@ -837,7 +847,7 @@ export const run = (
       offset._tag === "Left"
         ? Effect.fail(offset.left)
         : cli(argv).pipe(
-          Effect.withConsole(yield* keepingErrors(parserErrors)),
+          Effect.withConsole(yield* parserConsole(parserErrors)),
           offset.right === 0 ? (effect) => effect : Effect.withClock(shiftedClock(offset.right))
         )
     )
@@ -859,6 +869,5 @@ export const run = (
     const defect = Cause.squash(exit.cause)
     const name = defect instanceof Error ? defect.name : typeof defect
     yield* Output.err(`unexpected failure (${name}); run again with --verbose, and report it if it persists`)
-    yield* Effect.logDebug(Errors.oneLine(defect instanceof Error ? defect.message : String(defect), 500))
     return Errors.ExitCode.unexpected
-  }).pipe(Effect.provide(Output.layerLogger(argv.includes("--verbose") || argv.includes("-v"))))
+  }).pipe(Effect.provide(Output.layerLogger))

@@ -11,6 +11,7 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
@@ -63,23 +64,37 @@ const render = (message: unknown): string =>
   Array.isArray(message) ? message.map((m) => typeof m === "string" ? m : String(m)).join(" ") : String(message)
 
 /**
- * The logger of the command: one line on stderr per entry; warnings and errors always, debug and info
- * lines with `--verbose`.
+ * The logger of the command: one line on stderr per entry, with its annotations (the library's own
+ * carry no secret), except the grant key. Which levels are shown is `withVerbosity`'s business.
  *
  * @since 0.1.0
  * @category logging
  */
-export const layerLogger = (verbose: boolean): Layer.Layer<never> =>
-  Layer.merge(
-    Logger.replace(
-      Logger.defaultLogger,
-      Logger.make(({ logLevel, message }) => {
-        const level = LogLevel.greaterThanEqual(logLevel, LogLevel.Warning) ? `${logLevel.label.toLowerCase()}: ` : ""
-        process.stderr.write(`tokenlayer: ${level}${oneLine(render(message), 1000)}\n`)
-      })
-    ),
-    Logger.minimumLogLevel(verbose ? LogLevel.Debug : LogLevel.Warning)
-  )
+export const layerLogger: Layer.Layer<never> = Layer.merge(
+  Logger.replace(
+    Logger.defaultLogger,
+    Logger.make(({ annotations, logLevel, message }) => {
+      const level = LogLevel.greaterThanEqual(logLevel, LogLevel.Warning) ? `${logLevel.label.toLowerCase()}: ` : ""
+      const extra: Array<string> = []
+      for (const [key, value] of HashMap.toEntries(annotations)) {
+        if (key === "tokenlayer.key") continue
+        extra.push(`${key.replace(/^tokenlayer\./, "")}=${typeof value === "string" ? value : JSON.stringify(value)}`)
+      }
+      const text = `${render(message)}${extra.length === 0 ? "" : ` (${extra.join(", ")})`}`
+      process.stderr.write(`tokenlayer: ${level}${oneLine(text, 1000)}\n`)
+    })
+  ),
+  Logger.minimumLogLevel(LogLevel.Warning)
+)
+
+/**
+ * Shows warnings and errors; with `verbose`, the request trace and the library's debug lines too.
+ *
+ * @since 0.1.0
+ * @category logging
+ */
+export const withVerbosity = (verbose: boolean) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Logger.withMinimumLogLevel(effect, verbose ? LogLevel.Debug : LogLevel.Warning)
 
 /** Form parameters whose values may be shown; every other value is `<redacted>`. */
 const shownParams: ReadonlySet<string> = new Set([
