@@ -20,17 +20,10 @@ import { hostname } from "node:os"
 import * as Token from "../Token.js"
 import * as TokenError from "../TokenError.js"
 import type * as TokenStore from "../TokenStore.js"
+import type * as RedisStore from "../TokenStore/Redis.js"
 
 /** @internal */
-export interface Options {
-  readonly url?: string | Redacted.Redacted<string> | undefined
-  readonly redisOptions?: RedisOptions | undefined
-  readonly client?: Redis | undefined
-  readonly prefix?: string | undefined
-  readonly lease?: Duration.DurationInput | undefined
-  readonly commandTimeout?: Duration.DurationInput | undefined
-  readonly ttlWithoutExpiry?: Duration.DurationInput | undefined
-}
+export type Options = RedisStore.Options
 
 /** @internal */
 export const defaultPrefix = "tokenlayer:"
