@@ -116,11 +116,12 @@ const kindOf = (error: TokenError.HttpError): Kind => {
       return "config"
     case "Status": {
       if (error.error === "login_required") return "login"
+      const status = error.status ?? 0
+      // no such endpoint: a wrong URL, whatever the body says
+      if (status === 404 || status === 405) return "config"
       if (error.error === "temporarily_unavailable" || error.error === "server_error") return "unavailable"
       if (error.error !== undefined) return "refused"
-      const status = error.status ?? 0
       if (status === 408 || status === 429 || status >= 500) return "unavailable"
-      if (status === 404 || status === 405) return "config"
       return "refused"
     }
   }
@@ -171,7 +172,13 @@ export const fromHttpError = (error: TokenError.HttpError, context: { readonly p
     }
     default: {
       const what = error.reason === "Status"
-        ? `answered ${error.status ?? "an error"}`
+        ? `answered ${error.status ?? "an error"}${
+          error.error === undefined
+            ? ""
+            : ` (${oneLine(error.error, 80)}${
+              error.errorDescription === undefined ? "" : `: ${oneLine(error.errorDescription, 150)}`
+            })`
+        }`
         : `answered with something unexpected (${oneLine(error.detail ?? "not a token response", 200)})`
       return new CliError({
         kind: "config",
