@@ -49,12 +49,17 @@ export interface TokenManager<E = never> {
   readonly runtime: ManagedRuntime.ManagedRuntime<TokenService.TokenService, E>
 }
 
-/** Runs an effect and settles with its value or its own error (not a `FiberFailure` wrapping it). */
+/**
+ * Runs an effect and settles with its value or its own error (not a `FiberFailure` wrapping it). What is
+ * not an `Error` (a `ConfigError` of the layer, the defect "ManagedRuntime disposed", which is a string)
+ * is wrapped in one, with the original as its `cause`: a Promise API rejects with an `Error`.
+ */
 const runner =
   <R, ER>(runtime: ManagedRuntime.ManagedRuntime<R, ER>) => <A, E>(effect: Effect.Effect<A, E, R>): Promise<A> =>
     runtime.runPromiseExit(effect).then((exit) => {
       if (Exit.isSuccess(exit)) return exit.value
-      throw Cause.squash(exit.cause)
+      const error = Cause.squash(exit.cause)
+      throw error instanceof Error ? error : new Error(String(error), { cause: error })
     })
 
 /** A body `fetch` reads as it sends, so that it cannot be sent twice. */

@@ -165,8 +165,9 @@ describe("TokenManager", () => {
     assert.isTrue(
       await eventually(() => process.getActiveResourcesInfo().filter((r) => r === "TCPSocketWrap").length === before)
     )
-    // and a disposed manager refuses politely
+    // and a disposed manager refuses politely: with an Error, as a Promise API should
     const error: unknown = await tokens.getToken().then(() => undefined, (e: unknown) => e)
-    assert.isDefined(error)
+    assert.instanceOf(error, Error)
+    if (error instanceof Error) assert.include(error.message, "disposed")
   })
 })
