@@ -111,7 +111,9 @@ export const make = <E>(layer: Layer.Layer<TokenService.TokenService, E>): Token
   const runtime = ManagedRuntime.make(layer)
   const run = runner(runtime)
   // the service itself, once built: a valid cached token is then read synchronously (a fiber run to its
-  // end at once, no Promise of the runtime's), which keeps a warm `getToken()` at a few microseconds
+  // end at once, no Promise of the runtime's), which keeps a warm `getToken()` at a few microseconds.
+  // Run in the manager's runtime, not the default one: on a miss this starts the renewal, whose fiber
+  // must have the layer's logger, tracer and other fiber refs.
   let service: TokenService.Service | undefined
   const get: Effect.Effect<Token.Token, TokenError.HttpError | E, TokenService.TokenService> = Effect.tap(
     TokenService.TokenService,
@@ -121,7 +123,7 @@ export const make = <E>(layer: Layer.Layer<TokenService.TokenService, E>): Token
   ).pipe(Effect.flatMap((built) => built.get))
   const token = (): Promise<Token.Token> => {
     if (service !== undefined) {
-      const exit = Effect.runSyncExit(service.get)
+      const exit = runtime.runSyncExit(service.get)
       if (Exit.isSuccess(exit)) return Promise.resolve(exit.value)
       // a token request under way, or a failure: the asynchronous path joins the same flight
     }

@@ -5,7 +5,7 @@
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import axios, { isAxiosError } from "axios"
-import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
+import { Effect, Layer, Logger, LogLevel, ManagedRuntime, Redacted } from "effect"
 import { inspect } from "node:util"
 import { Grant, RefreshPolicy, RetryPolicy, TokenError, TokenManager, TokenService, TokenStore } from "tokenlayer"
 import { AuthServer } from "tokenlayer/testing"
@@ -14,7 +14,12 @@ import { authorizeAxios } from "../scratchpad/readme/axios.js"
 const CLIENT = "bridge-client"
 const SECRET = "bridge-secret"
 
-const serverRuntime = ManagedRuntime.make(AuthServer.layer({ clients: [{ id: CLIENT, secret: SECRET }] }))
+/** Its tokens are born expired (`expires_in: 0`). */
+const DEAD_CLIENT = "dead-on-arrival"
+
+const serverRuntime = ManagedRuntime.make(AuthServer.layer({
+  clients: [{ id: CLIENT, secret: SECRET }, { id: DEAD_CLIENT, secret: SECRET, tokenLifetime: "0 seconds" }]
+}))
 let server: AuthServer.Service
 
 beforeAll(async () => {
@@ -169,5 +174,34 @@ describe("TokenManager", () => {
     const error: unknown = await tokens.getToken().then(() => undefined, (e: unknown) => e)
     assert.instanceOf(error, Error)
     if (error instanceof Error) assert.include(error.message, "disposed")
+  })
+
+  it("a renewal runs in the manager's runtime: its logs reach the layer's logger", async () => {
+    const lines: Array<string> = []
+    const logger = Logger.make((options) => {
+      lines.push(Logger.logfmtLogger.log(options))
+    })
+    // tokens due on arrival: every getToken() after the first renews, from the synchronous path
+    const tokens = TokenManager.make(
+      TokenService.layer({ minTokenLifetime: "0 millis" }).pipe(
+        Layer.provide(Grant.clientCredentials({
+          tokenUrl: server.tokenUrl,
+          clientId: DEAD_CLIENT,
+          clientSecret: Redacted.make(SECRET)
+        })),
+        Layer.provide([RefreshPolicy.layerDefault, RetryPolicy.layerDefault, TokenStore.layerMemory]),
+        Layer.provide(NodeHttpClient.layerUndici),
+        Layer.provide(Logger.replace(Logger.defaultLogger, logger)),
+        Layer.provide(Logger.minimumLogLevel(LogLevel.All))
+      )
+    )
+    try {
+      await tokens.getToken()
+      await tokens.getToken()
+      await tokens.getToken()
+      assert.strictEqual(lines.filter((line) => line.includes("new token")).length, 3)
+    } finally {
+      await tokens.dispose()
+    }
   })
 })
