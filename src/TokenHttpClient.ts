@@ -10,7 +10,8 @@
  *   is returned to the caller as a response, not retried again.
  * - Any number of requests meeting a 401 at once cause one token request: they all wait for the same
  *   renewal.
- * - A request whose body cannot be sent twice (a stream) is not retried: its 401 is returned.
+ * - A request whose body cannot be sent twice (a stream) is not retried: its 401 is returned (and its
+ *   token invalidated, so that the next request carries a new one).
  * - The grant's own token requests use the plain client it was built with, never this one.
  * - Responses and errors show the caller's request, without the token (the platform's request shows
  *   its headers in `inspect` and `JSON.stringify`).
@@ -166,7 +167,9 @@ const send = <E, R, E2>(
     })
   return Effect.flatMap(token, (sent) =>
     Effect.flatMap(execute(sent), (response) => {
-      if (response.status !== 401 || !isReplayable(request)) return Effect.succeed(response)
+      if (response.status !== 401) return Effect.succeed(response)
+      // a body that cannot be sent twice: no retry, but the rejected token is not sent again either
+      if (!isReplayable(request)) return Effect.as(tokens.invalidate(sent), response)
       return discard(response).pipe(
         Effect.zipRight(tokens.invalidate(sent)),
         Effect.zipRight(token),

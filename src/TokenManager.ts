@@ -40,7 +40,7 @@ export interface TokenManager<E = never> {
   /**
    * `fetch` with `Authorization` set to a valid token. On a 401 the token it carried is invalidated and
    * the request is sent once more with a fresh token; a second 401 is returned. A request whose body is
-   * a stream is not retried. Network errors reject as `fetch`'s do.
+   * a stream is not retried (its token is still invalidated). Network errors reject as `fetch`'s do.
    */
   readonly fetch: (input: string | URL | Request, init?: RequestInit) => Promise<Response>
   /** Stops the service and releases what its layer holds (connections, timers). Idempotent. */
@@ -136,7 +136,9 @@ export const make = <E>(layer: Layer.Layer<TokenService.TokenService, E>): Token
     const retryable = init === undefined || !isStreamBody(init.body)
     const sent = await token()
     const response = await globalThis.fetch(withAuthorization(retryable ? request.clone() : request, sent))
-    if (response.status !== 401 || !retryable) return response
+    if (response.status !== 401) return response
+    // a stream body cannot be sent twice: no retry, but the rejected token is not sent again either
+    if (!retryable) return run(TokenService.invalidate(sent)).then(() => response)
     await response.body?.cancel().catch(() => undefined)
     await run(TokenService.invalidate(sent))
     const fresh = await token()

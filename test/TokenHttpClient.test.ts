@@ -150,23 +150,30 @@ describe("TokenHttpClient", () => {
         assert.strictEqual(stats.unauthorizedBy.revoked, 100)
       }).pipe(Effect.provide(makeLayer())))
 
-    it.effect("a request whose body is a stream is not retried: its 401 is returned", () =>
+    it.effect("a request whose body is a stream is not retried: its 401 is returned, and its token dropped", () =>
       Effect.gen(function*() {
         assert.strictEqual(yield* call(), 200)
         const [first] = yield* AuthServer.tokens
         yield* AuthServer.revoke(first!.accessToken)
-        const status = yield* call("upload", (url) =>
+        const upload = (url: string) =>
           HttpClientRequest.post(url).pipe(
             HttpClientRequest.setBody(HttpBody.stream(Stream.make(new TextEncoder().encode("data"))))
-          ))
+          )
+        const status = yield* call("upload", upload)
         assert.strictEqual(status, 401)
         const stats = yield* AuthServer.stats
         assert.strictEqual(stats.tokenRequests, 1)
+        // the rejected token is not sent again: the next upload gets a new one at once
+        yield* TestClock.adjust("1 second")
+        assert.strictEqual(yield* call("upload", upload), 200)
+        assert.strictEqual((yield* AuthServer.stats).unauthorizedBy.revoked, 1)
         // a replayable body is retried
+        yield* AuthServer.revoke((yield* AuthServer.tokens)[1]!.accessToken)
         yield* TestClock.adjust("1 second")
         const retried = yield* call("upload", (url) =>
           HttpClientRequest.post(url).pipe(HttpClientRequest.bodyText("data")))
         assert.strictEqual(retried, 200)
+        assert.strictEqual((yield* AuthServer.stats).unauthorizedBy.revoked, 2)
       }).pipe(Effect.provide(makeLayer())))
   })
 

@@ -119,6 +119,9 @@ describe("TokenManager", () => {
       } as RequestInit)
       assert.strictEqual(response.status, 401)
       assert.strictEqual((await run(server.stats)).apiRequests, 1)
+      // but its token is dropped: the next request carries a new one
+      assert.strictEqual((await tokens.fetch(server.apiUrl("things"))).status, 200)
+      assert.deepStrictEqual((await run(server.stats)).apiByStatus, { 200: 1, 401: 1 })
     }))
 
   it("the README's axios interceptors: the token on every request, one retry after a 401", () =>
