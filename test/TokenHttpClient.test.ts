@@ -170,8 +170,10 @@ describe("TokenHttpClient", () => {
         // a replayable body is retried
         yield* AuthServer.revoke((yield* AuthServer.tokens)[1]!.accessToken)
         yield* TestClock.adjust("1 second")
-        const retried = yield* call("upload", (url) =>
-          HttpClientRequest.post(url).pipe(HttpClientRequest.bodyText("data")))
+        const retried = yield* call(
+          "upload",
+          (url) => HttpClientRequest.post(url).pipe(HttpClientRequest.bodyText("data"))
+        )
         assert.strictEqual(retried, 200)
         assert.strictEqual((yield* AuthServer.stats).unauthorizedBy.revoked, 2)
       }).pipe(Effect.provide(makeLayer())))
