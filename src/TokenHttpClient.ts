@@ -27,6 +27,7 @@ import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
 import * as Effect from "effect/Effect"
 import * as Inspectable from "effect/Inspectable"
 import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
 import * as Token from "./Token.js"
 import * as TokenError from "./TokenError.js"
 import * as TokenService from "./TokenService.js"
@@ -100,23 +101,25 @@ class ScrubbedResponse implements HttpClientResponse.HttpClientResponse {
   get remoteAddress() {
     return this.original.remoteAddress
   }
+  // the body's errors (a body that is not JSON, a connection cut mid-body) are made by the original
+  // response, with the request that carried the token: they are scrubbed too
   get formData() {
-    return this.original.formData
+    return Effect.mapError(this.original.formData, (error) => scrubError(error, this.request))
   }
   get text() {
-    return this.original.text
+    return Effect.mapError(this.original.text, (error) => scrubError(error, this.request))
   }
   get json() {
-    return this.original.json
+    return Effect.mapError(this.original.json, (error) => scrubError(error, this.request))
   }
   get urlParamsBody() {
-    return this.original.urlParamsBody
+    return Effect.mapError(this.original.urlParamsBody, (error) => scrubError(error, this.request))
   }
   get arrayBuffer() {
-    return this.original.arrayBuffer
+    return Effect.mapError(this.original.arrayBuffer, (error) => scrubError(error, this.request))
   }
   get stream() {
-    return this.original.stream
+    return Stream.mapError(this.original.stream, (error) => scrubError(error, this.request))
   }
   toJSON(): unknown {
     return HttpIncomingMessage.inspect(this, {

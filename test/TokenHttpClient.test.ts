@@ -325,13 +325,16 @@ describe("TokenHttpClient", () => {
       const ok = yield* http.get(server.apiUrl("things"))
       const [token] = yield* AuthServer.tokens
       const value = Redacted.value(token!.accessToken)
+      // a body that is not what the caller expected (JSON read as form data, an HTML page read as JSON)
+      const undecodable = yield* Effect.flip(ok.formData)
+      assert.strictEqual(undecodable.reason, "Decode")
       const unreachable = yield* Effect.flip(http.get(yield* closedPortUrl))
       assert.strictEqual(unreachable._tag, "RequestError")
       yield* AuthServer.setApiAlwaysUnauthorized(true)
       yield* TestClock.adjust("1 second")
       const refused = yield* Effect.flip(HttpClient.filterStatusOk(http).get(server.apiUrl("things")))
       assert.strictEqual(refused._tag, "ResponseError")
-      for (const shown of [ok, ok.request, unreachable, refused]) {
+      for (const shown of [ok, ok.request, unreachable, refused, undecodable, undecodable.response]) {
         for (const text of [String(shown), inspect(shown, { depth: 10 }), JSON.stringify(shown)]) {
           assert.notInclude(text, value)
         }
