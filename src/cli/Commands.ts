@@ -635,7 +635,7 @@ const profileAdd = Command.make(
         if (profile.secretFile !== undefined || profile.secretEnv !== undefined) {
           return yield* Effect.fail(Errors.usage("give one of --secret-stdin, --secret-file and --secret-env"))
         }
-        const secret = yield* Settings.readSecret({ secret: { _tag: "Stdin" } } as Settings.Settings)
+        const secret = yield* Settings.readSecretStdin
         const secretFile = path.join(secretsDirectory(file), flags.name)
         yield* Profiles.writePrivate(secretFile, `${Redacted.value(secret)}\n`, "the secret file")
         profile.secretFile = secretFile

@@ -460,6 +460,22 @@ export const readSecretFile = (
   })
 
 /**
+ * Reads a secret from standard input (to its end; one trailing newline is not part of it).
+ *
+ * @since 0.1.0
+ * @category secrets
+ */
+export const readSecretStdin: Effect.Effect<Redacted.Redacted<string>, Errors.CliError> = Effect.flatMap(
+  readStdin,
+  (text) => {
+    const secret = trimNewline(text)
+    return secret === ""
+      ? Effect.fail(Errors.config("--secret-stdin: standard input was empty"))
+      : Effect.succeed(Redacted.make(secret))
+  }
+)
+
+/**
  * The secret of the settings, from where they say.
  *
  * @since 0.1.0
@@ -471,11 +487,8 @@ export const readSecret = (
   Effect.gen(function*() {
     const source = settings.secret
     switch (source._tag) {
-      case "Stdin": {
-        const secret = trimNewline(yield* readStdin)
-        if (secret === "") return yield* Effect.fail(Errors.config("--secret-stdin: standard input was empty"))
-        return Redacted.make(secret)
-      }
+      case "Stdin":
+        return yield* readSecretStdin
       case "File":
         return yield* readSecretFile(source.file, source.origin)
       case "Env": {

@@ -19,6 +19,14 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Commands from "./Commands.js"
 
+// a reader that stops early (`tokenlayer status | head -1`) is not an error
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE") process.exit(process.exitCode ?? 0)
+    throw error
+  })
+}
+
 // the fetch client: one request per run, and it starts faster than undici from node_modules
 const program = Commands.run(process.argv).pipe(
   Effect.provide(Layer.merge(NodeContext.layer, FetchHttpClient.layer))
