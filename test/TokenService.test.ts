@@ -681,6 +681,59 @@ describe("TokenService", () => {
         assert.strictEqual(accessToken(yield* Fiber.join(fiber)), "test-access-token-1")
       }).pipe(Effect.provide(makeLayer({ store: storeWithLock(() => Effect.never) }))))
 
+    it.effect("a lock whose release never ends costs at most the store timeout, and the token is kept", () =>
+      Effect.gen(function*() {
+        const tokens = yield* TokenService.TokenService
+        const [fiber, logs] = yield* captureLogs(Effect.gen(function*() {
+          const fiber = yield* Effect.fork(tokens.get)
+          yield* settle
+          yield* TestClock.adjust("4 seconds")
+          yield* settle
+          assert.isTrue(Option.isNone(yield* Fiber.poll(fiber)), "waits for the release a while")
+          yield* TestClock.adjust("1 second")
+          return fiber
+        }))
+        assert.strictEqual(accessToken(yield* Fiber.join(fiber)), "test-access-token-1")
+        assert.strictEqual(yield* TestGrant.requests, 1)
+        assert.isTrue(
+          logs.some((l) => l.includes("level=WARN") && l.includes("not released within 5s")),
+          logs.join("\n")
+        )
+        // the token is cached: no lock, no wait
+        assert.strictEqual(accessToken(yield* tokens.get), "test-access-token-1")
+      }).pipe(
+        Effect.provide(makeLayer({
+          // a release that hangs, as one on a file system that stopped answering would, uninterruptibly
+          store: storeWithLock((effect) => Effect.zipLeft(effect, Effect.uninterruptible(Effect.never)))
+        }))
+      ))
+
+    it.effect("a lock that fails after the token request (a store bug) keeps its token: no second request", () =>
+      Effect.gen(function*() {
+        const tokens = yield* TokenService.TokenService
+        const [token, logs] = yield* captureLogs(Effect.gen(function*() {
+          const fiber = yield* Effect.fork(tokens.get)
+          yield* settle
+          yield* aSecondLater // what a second request would wait for
+          return yield* Fiber.join(fiber)
+        }))
+        assert.strictEqual(yield* TestGrant.requests, 1)
+        assert.strictEqual(accessToken(token), "test-access-token-1")
+        assert.isTrue(logs.some((l) => l.includes("level=WARN") && l.includes("result is kept")), logs.join("\n"))
+      }).pipe(
+        Effect.provide(makeLayer({
+          // a full disk: nothing saved, and the lock file cannot be removed
+          store: Layer.effect(
+            TokenStore.TokenStore,
+            Effect.map(TokenStore.makeMemory, (memory) => ({
+              ...memory,
+              save: (key) => Effect.fail(storeError(key, "save")),
+              withLock: (key, effect) => Effect.zipLeft(effect, Effect.fail(storeError(key, "lock")))
+            }))
+          )
+        }))
+      ))
+
     it.effect("a lock that dies (a store bug) is worked around", () =>
       Effect.gen(function*() {
         const tokens = yield* TokenService.TokenService
@@ -944,10 +997,12 @@ const storeThatHangs: Layer.Layer<TokenStore.TokenStore> = Layer.effect(
   Effect.map(TokenStore.makeMemory, (memory) => ({ ...memory, load: () => Effect.never }))
 )
 
-const storeWithLock = (lock: () => Effect.Effect<never>): Layer.Layer<TokenStore.TokenStore> =>
+const storeWithLock = (
+  lock: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | TokenError.StoreError, R>
+): Layer.Layer<TokenStore.TokenStore> =>
   Layer.effect(
     TokenStore.TokenStore,
-    Effect.map(TokenStore.makeMemory, (memory) => ({ ...memory, withLock: () => lock() }))
+    Effect.map(TokenStore.makeMemory, (memory) => ({ ...memory, withLock: (_key, effect) => lock(effect) }))
   )
 
 const saved: Array<Token.Token> = []

@@ -21,6 +21,7 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import { identity } from "effect/Function"
 import * as Metric from "effect/Metric"
@@ -299,17 +300,22 @@ export const make = (
     /**
      * Runs `effect` under the store's lock. A lock that cannot be taken (it fails, dies, or is not
      * acquired within `lockTimeout`) is logged, and `effect` runs without it: the store never fails `get`.
+     * Once `effect` has ended, its result is not lost to the store: a lock that is not given back within
+     * `storeTimeout` (a release that hangs) is left behind, and one that fails after `effect` ran does
+     * not make it run again (a second token request would trade a refresh token the first one spent).
      */
     const underLock = (
       effect: Effect.Effect<Entry, TokenError.HttpError>
     ): Effect.Effect<Entry, TokenError.HttpError> =>
       Effect.suspend(() => {
         let entered = false
+        /** The exit of `effect`, once it has ended under the lock (the store may still be releasing it). */
+        const ended = Deferred.unsafeMake<Exit.Exit<Entry, TokenError.HttpError>>(FiberId.none)
         const locked = store.withLock(
           key,
           Effect.suspend(() => {
             entered = true
-            return effect
+            return Effect.onExit(effect, (exit) => Deferred.succeed(ended, exit))
           })
         )
         const notAcquired = Effect.sleep(lockTimeout).pipe(
@@ -323,17 +329,51 @@ export const make = (
             )
           ))
         )
+        const notReleased = Deferred.await(ended).pipe(
+          Effect.delay(storeTimeout),
+          Effect.tap(() =>
+            Effect.logWarning(
+              `token store lock not released within ${Duration.format(storeTimeout)}; going on without waiting for it`
+            )
+          ),
+          Effect.flatten
+        )
         const withoutLock = (reason: string) =>
           Effect.zipRight(Effect.logWarning(`${reason}; fetching without the store's lock`), effect)
-        return Effect.raceFirst(locked, notAcquired).pipe(
+        const afterEffect = (reason: string) =>
+          Effect.flatMap(Deferred.poll(ended), (exit) =>
+            Option.isSome(exit)
+              ? Effect.zipRight(
+                Effect.logWarning(`${reason} (after the token request, whose result is kept)`),
+                Effect.flatten(exit.value)
+              )
+              : withoutLock(reason))
+        return Effect.uninterruptibleMask((restore) =>
+          Effect.gen(function*() {
+            // the lock in a fiber of its own, not a child of this one (a fiber waits for its children),
+            // so that a release that hangs can be left behind; every other way out waits for it below
+            // (it ends with the lock's exit as its value: its failures are this fiber's to report)
+            const holder = yield* Effect.forkDaemon(Effect.exit(restore(locked)))
+            const exit = yield* Effect.exit(restore(Effect.raceFirst(
+              Effect.flatten(Fiber.join(holder)),
+              Effect.raceFirst(notAcquired, notReleased)
+            )))
+            if (holder.unsafePoll() === null) {
+              // not released: leave it; not acquired, or interrupted: wait until the store let go
+              yield* Deferred.isDone(ended).pipe(
+                Effect.flatMap((done) => done ? Fiber.interruptFork(holder) : Fiber.interrupt(holder))
+              )
+            }
+            return yield* exit
+          })
+        ).pipe(
           Effect.catchAllCause((cause) => {
             if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
             const failure = Cause.failureOption(cause)
             if (Option.isSome(failure)) {
               const error = failure.value
               if (error._tag === "HttpError") return Effect.fail(error)
-              // a StoreError after the effect ran breaks the store's contract: the result is lost
-              return withoutLock(error.message)
+              return afterEffect(error.message)
             }
             if (entered) return Effect.failCause(cause as Cause.Cause<never>)
             return withoutLock(`token store lock failed unexpectedly (${describeDefect(Cause.squash(cause))})`)
