@@ -7,6 +7,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
+import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { AuthServer } from "tokenlayer/testing"
@@ -14,9 +15,15 @@ import * as Cli from "./support/cli.js"
 
 const secret = "s3cret-for-the-cli-tests"
 
+const keys = crypto.generateKeyPairSync("ec", { namedCurve: "P-256" })
+const privatePem = keys.privateKey.export({ type: "pkcs8", format: "pem" }).toString()
+const publicPem = keys.publicKey.export({ type: "spki", format: "pem" }).toString()
+
 const Server = AuthServer.layer({
   clients: [
     { id: "iceye-client", secret, method: "client_secret_basic" },
+    { id: "jwt-client", secret, method: "client_secret_jwt" },
+    { id: "key-client", method: "private_key_jwt", publicKey: publicPem },
     { id: "thingpark-client", secret, method: "client_secret_post", scopes: ["read", "write"] }
   ]
 })
@@ -190,5 +197,32 @@ describe("flags and TOKENLAYER_* variables override the profile", () => {
       const asArgument = yield* Cli.run(["token", "--client-secret", secret], { env: box.env(secrets) })
       assert.strictEqual(asArgument.code, 2)
       assert.isFalse(asArgument.stderr.includes(secret))
+    }).pipe(Effect.scoped, Effect.provide(Server)))
+
+  it.live("signed client assertions: client_secret_jwt with the secret, private_key_jwt with a PEM key file", () =>
+    Effect.gen(function*() {
+      const server = yield* AuthServer.AuthServer
+      const box = yield* Cli.sandbox
+      const hmac = yield* Cli.run(["token", "--token-url", server.tokenUrl, "--client-id", "jwt-client"], {
+        env: box.env({ TOKENLAYER_CLIENT_AUTH: "client_secret_jwt", TOKENLAYER_CLIENT_SECRET: secret })
+      })
+      assert.strictEqual(hmac.code, 0, hmac.stderr)
+      const keyFile = yield* box.writeFile("keys/client.pem", privatePem, 0o600)
+      const signed = yield* Cli.run([
+        "token",
+        "--token-url",
+        server.tokenUrl,
+        "--client-id",
+        "key-client",
+        "--client-auth",
+        "private_key_jwt",
+        "--secret-file",
+        keyFile
+      ], { env: box.env() })
+      assert.strictEqual(signed.code, 0, signed.stderr)
+      const stats = yield* server.stats
+      assert.deepStrictEqual(stats.tokenRequestsBy["jwt-client"], { issued: 1 })
+      assert.deepStrictEqual(stats.tokenRequestsBy["key-client"], { issued: 1 })
+      assert.isFalse(`${signed.stdout}${signed.stderr}`.includes("PRIVATE KEY"))
     }).pipe(Effect.scoped, Effect.provide(Server)))
 })
