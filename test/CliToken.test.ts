@@ -132,9 +132,14 @@ describe("tokenlayer token", () => {
       assert.strictEqual(header.code, 0, header.stderr)
       assert.strictEqual(header.stdout, `Authorization: Bearer ${token.stdout}`)
       assert.strictEqual((yield* server.stats).tokenRequests, 1)
-      // the header works against the API
       const [issued] = yield* issuedTo("thingpark-client")
       assert.deepStrictEqual(issued!.scope, ["read"])
+      // as curl -H "$(tokenlayer header)" would send it, the API takes it
+      const [name, value] = header.stdout.trimEnd().split(": ")
+      const status = yield* Effect.promise(() =>
+        fetch(server.apiUrl("contracts"), { headers: { [name!]: value! } }).then((response) => response.status)
+      )
+      assert.strictEqual(status, 200)
     }).pipe(Effect.scoped, Effect.provide(Server)))
 })
 
