@@ -143,7 +143,9 @@ describe("Grant.refreshToken", () => {
       assert.notInclude(error.message, Redacted.value(initial))
       assert.deepStrictEqual((yield* AuthServer.stats).tokenRequestsBy, { cli: { invalid_grant: 1 } })
 
-      // the grant knows it is dead: the next attempt fails without a request
+      // the grant knows it is dead: the next attempt (a second later: requests are spaced) fails without
+      // a request
+      yield* TestClock.adjust("1 second")
       const again = yield* Effect.flip(tokens.get)
       assert.isTrue(TokenError.isInvalidGrant(again))
       assert.match(again.message, /nothing was sent/)

@@ -216,7 +216,8 @@ describe("TokenHttpClient", () => {
           assert.strictEqual(cause?.reason, reason)
           assert.strictEqual((yield* AuthServer.stats).tokenRequests, 1)
           assert.strictEqual((yield* Effect.flip(tokens.current))._tag, "NotCached")
-          // the next call asks again, and works
+          // the next call asks again (a second later: token requests are spaced), and works
+          yield* TestClock.adjust("1 second")
           assert.strictEqual(yield* call(), 200)
           assert.strictEqual((yield* AuthServer.stats).tokenRequests, 2)
         }).pipe(Effect.provide(makeLayer())))

@@ -73,7 +73,7 @@ describe("TokenService", () => {
         assert.isTrue(results.every((t) => accessToken(t) === "test-access-token-1"))
       }).pipe(Effect.provide(makeLayer({ grant: { lifetime: "1 hour", latency: "2 seconds" } }))))
 
-    it.effect("a failed request is shared by its waiters, not cached: the next get asks again at once", () =>
+    it.effect("a failed request is shared by its waiters, not cached: the next get asks again", () =>
       Effect.gen(function*() {
         const tokens = yield* TokenService.TokenService
         yield* TestGrant.failNext(1)
@@ -83,9 +83,16 @@ describe("TokenService", () => {
         assert.strictEqual(yield* TestGrant.requests, 1)
         assert.isTrue(failures.every((e) => e._tag === "HttpError" && e.status === 503))
 
-        // same instant: a new request, which succeeds
-        const token = yield* tokens.get
-        assert.strictEqual(accessToken(token), "test-access-token-1")
+        // the next get asks again (a second after the failed request ended: requests are spaced), and
+        // every get meanwhile joins that one request
+        const next = yield* Effect.fork(Effect.all(Array.from({ length: 100 }, () => tokens.get), {
+          concurrency: "unbounded"
+        }))
+        yield* settle
+        assert.strictEqual(yield* TestGrant.requests, 1)
+        yield* aSecondLater
+        const tokensAfter = yield* Fiber.join(next)
+        assert.isTrue(tokensAfter.every((t) => accessToken(t) === "test-access-token-1"))
         assert.strictEqual(yield* TestGrant.requests, 2)
       }).pipe(Effect.provide(makeLayer())))
 
@@ -472,6 +479,7 @@ describe("TokenService", () => {
         const error = yield* Fiber.join(fiber)
         assert.strictEqual(error.reason, "Timeout")
         // not cached: the next get asks again
+        yield* aSecondLater
         assert.strictEqual(accessToken(yield* tokens.get), "test-access-token-1")
       }).pipe(Effect.provide(makeLayer())))
 
@@ -490,6 +498,34 @@ describe("TokenService", () => {
         assert.isAtMost(requests, 6)
         assert.isAtLeast(requests, 5)
       }).pipe(Effect.provide(makeLayer({ grant: { lifetime: 0 } }))))
+
+    it.effect("a refused client under a busy caller: at most one token request a second", () =>
+      Effect.gen(function*() {
+        const tokens = yield* TokenService.TokenService
+        const refused = new TokenError.HttpError({ reason: "Status", status: 401, error: "invalid_client" })
+        yield* TestGrant.failNext(1_000_000, refused)
+        // a caller asking every 10 ms for 5 seconds, each ask failing
+        const caller = Effect.gen(function*() {
+          const end = (yield* Clock.currentTimeMillis) + 5000
+          let failures = 0
+          while ((yield* Clock.currentTimeMillis) < end) {
+            const error = yield* Effect.flip(tokens.get)
+            if (error.error === "invalid_client") failures++
+            yield* Effect.sleep("10 millis")
+          }
+          return failures
+        })
+        const fiber = yield* Effect.fork(caller)
+        for (let i = 0; i < 60; i++) {
+          yield* settle
+          yield* TestClock.adjust("100 millis")
+        }
+        const failures = yield* Fiber.join(fiber)
+        assert.isAtLeast(failures, 4)
+        const times = (yield* TestGrant.requestTimes).map((t) => t.epochMillis)
+        assert.isAtMost(times.length, 7)
+        for (let i = 1; i < times.length; i++) assert.isAtLeast(times[i]! - times[i - 1]!, 1000)
+      }).pipe(Effect.provide(makeLayer())))
 
     it.effect("an API that rejects every token cannot make the service ask more than once a second", () =>
       Effect.gen(function*() {
@@ -836,6 +872,7 @@ describe("TokenService", () => {
           const tokens = yield* TokenService.TokenService
           yield* TestGrant.failNext(1)
           yield* Effect.flip(tokens.get)
+          yield* aSecondLater
           yield* tokens.get
         }).pipe(Effect.withTracer(recording))
 

@@ -144,8 +144,11 @@ export const make = (
     // by `get`, and given to every flight.
     const clock = yield* Effect.clock
     const currentTime = Effect.sync(() => clock.unsafeCurrentTimeMillis())
-    /** When the grant last gave a token: token requests are at least `minTokenLifetime` apart. */
-    let lastFetchedAt = Number.NEGATIVE_INFINITY
+    /**
+     * When the last token request ended, with a token or a failure: token requests are at least
+     * `minTokenLifetime` apart.
+     */
+    let lastRequestAt = Number.NEGATIVE_INFINITY
 
     // -------------------------------------------------------------------------
     // token requests: each attempt with its timeout, a span and a count; retried
@@ -274,17 +277,22 @@ export const make = (
           const fresh = yield* loadFresh
           if (Option.isSome(fresh)) return fresh.value
         }
-        // a token invalidated (an API's 401) or refreshed right after it was fetched: the next request waits
-        // for `minTokenLifetime` since the last, so that nothing can make the service ask in a loop
-        const wait = lastFetchedAt + minLifetimeMillis - clock.unsafeCurrentTimeMillis()
+        // a token invalidated (an API's 401) or refreshed right after it was fetched, or asked for again right
+        // after a request failed (a refused client under a busy caller): the next request waits for
+        // `minTokenLifetime` since the last ended, so that nothing can make the service ask in a loop; the
+        // callers that come meanwhile join this flight
+        const wait = lastRequestAt + minLifetimeMillis - clock.unsafeCurrentTimeMillis()
         if (wait > 0) {
           yield* Effect.logDebug(
-            `a token was fetched ${seconds(minLifetimeMillis - wait)} ago: waiting before the next`
+            `a token request ended ${seconds(minLifetimeMillis - wait)} ago: waiting before the next`
           )
           yield* Effect.sleep(Duration.millis(wait))
         }
-        const token = yield* Effect.flatMap(currentBasis, requestToken)
-        lastFetchedAt = clock.unsafeCurrentTimeMillis()
+        const token = yield* Effect.flatMap(currentBasis, requestToken).pipe(
+          Effect.ensuring(Effect.sync(() => {
+            lastRequestAt = clock.unsafeCurrentTimeMillis()
+          }))
+        )
         yield* save(token)
         return yield* toEntry(token, true)
       })
