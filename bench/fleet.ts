@@ -182,7 +182,7 @@ export const runFleetBench = async (
   options: { readonly log?: ((line: string) => void) | undefined } = {}
 ): Promise<FleetBenchResult> => {
   const log = options.log ?? ((line: string) => console.log(line))
-  log(`\n5. Redis store: token requests of a fleet of ${FLEET} processes over ${LIFETIMES} token lifetimes,`)
+  log(`\n7. Redis store: token requests of a fleet of ${FLEET} processes over ${LIFETIMES} token lifetimes,`)
   log("   and the cost of a cold get answered from Redis")
   if (!RedisServer.availability.available) {
     const reason = RedisServer.availability.reason
