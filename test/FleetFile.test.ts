@@ -81,6 +81,39 @@ const slowFirst = (delay: Duration.DurationInput) => (_: unknown, index: number)
   ...(index === 0 ? { delay } : {})
 })
 
+/**
+ * Starts `size` workers on a file store whose first token request hangs for 10 minutes, has every worker
+ * ask for a token at once, and returns once one of them holds the store's lock and fetches: its `pid`,
+ * its worker (`holder`), and `othersAnswer`, which waits for every other worker's answer.
+ */
+const fetchingFleet = (
+  size: number,
+  options: { readonly staleAfterMillis: number; readonly lockTimeoutMillis: number }
+) =>
+  Effect.gen(function*() {
+    const endpoint = yield* TokenEndpoint.TokenEndpoint
+    yield* endpoint.respond(slowFirst("10 minutes"))
+    const directory = yield* tempDirectory
+    const fleet = yield* Fleet.start(size, {
+      tokenUrl: endpoint.url,
+      store: { kind: "file", directory, staleAfterMillis: options.staleAfterMillis },
+      lockTimeoutMillis: options.lockTimeoutMillis
+    })
+    const sent = yield* Effect.forEach(
+      fleet.workers,
+      (worker) => Effect.map(worker.send({ cmd: "get" }), (id) => [worker, id] as const)
+    )
+    yield* eventually("the first token request", Effect.map(endpoint.requests, (all) => all.length >= 1))
+    const pid = yield* lockOwner(directory)
+    const holder = fleet.workers.find((worker) => worker.pid === pid)
+    const othersAnswer = Effect.forEach(
+      sent.filter(([worker]) => worker !== holder),
+      ([worker, id]) => worker.answer(id),
+      { concurrency: "unbounded" }
+    )
+    return { endpoint, fleet, pid, holder, othersAnswer }
+  })
+
 // 8 processes where the issue asks for them, 4 where fewer show the same: every process costs 0.3 s of
 // CPU on a 2-core machine
 describe("the lock holder of a fleet", () => {
@@ -88,30 +121,15 @@ describe("the lock holder of a fleet", () => {
     "killed (SIGKILL) mid-fetch: the others take over its lock at once and make one more request",
     () =>
       Effect.gen(function*() {
-        const endpoint = yield* TokenEndpoint.TokenEndpoint
-        yield* endpoint.respond(slowFirst("10 minutes"))
-        const directory = yield* tempDirectory
         // staleAfter and lockTimeout of 10 minutes: only the dead-owner check can free the lock in time
-        const fleet = yield* Fleet.start(8, {
-          tokenUrl: endpoint.url,
-          store: { kind: "file", directory, staleAfterMillis: 600_000 },
+        const { endpoint, fleet, holder, othersAnswer, pid } = yield* fetchingFleet(8, {
+          staleAfterMillis: 600_000,
           lockTimeoutMillis: 600_000
         })
-        const sent = yield* Effect.forEach(
-          fleet.workers,
-          (worker) => Effect.map(worker.send({ cmd: "get" }), (id) => [worker, id] as const)
-        )
-        yield* eventually("the first token request", Effect.map(endpoint.requests, (all) => all.length >= 1))
-        const pid = yield* lockOwner(directory)
-        const holder = fleet.workers.find((worker) => worker.pid === pid)
         assert.isDefined(holder, "the lock holder is a worker")
         yield* holder!.kill
 
-        const answers = yield* Effect.forEach(
-          sent.filter(([worker]) => worker !== holder),
-          ([worker, id]) => worker.answer(id),
-          { concurrency: "unbounded" }
-        )
+        const answers = yield* othersAnswer
         assert.deepStrictEqual(answers.map((a) => a.ok && a.tokenHash), Array(7).fill(Fleet.tokenHash(issued(1))))
         assert.strictEqual((yield* endpoint.requests).length, 2)
         const logs = yield* fleet.logs
@@ -127,28 +145,13 @@ describe("the lock holder of a fleet", () => {
     "frozen (SIGSTOP) mid-fetch: its lock goes stale after staleAfter, one other process fetches",
     () =>
       Effect.gen(function*() {
-        const endpoint = yield* TokenEndpoint.TokenEndpoint
-        yield* endpoint.respond(slowFirst("10 minutes"))
-        const directory = yield* tempDirectory
-        const fleet = yield* Fleet.start(4, {
-          tokenUrl: endpoint.url,
-          store: { kind: "file", directory, staleAfterMillis: 1500 },
+        const { endpoint, fleet, holder, othersAnswer, pid } = yield* fetchingFleet(4, {
+          staleAfterMillis: 1500,
           lockTimeoutMillis: 600_000
         })
-        const sent = yield* Effect.forEach(
-          fleet.workers,
-          (worker) => Effect.map(worker.send({ cmd: "get" }), (id) => [worker, id] as const)
-        )
-        yield* eventually("the first token request", Effect.map(endpoint.requests, (all) => all.length >= 1))
-        const pid = yield* lockOwner(directory)
-        const holder = fleet.workers.find((worker) => worker.pid === pid)!
         process.kill(pid, "SIGSTOP")
 
-        const answers = yield* Effect.forEach(
-          sent.filter(([worker]) => worker !== holder),
-          ([worker, id]) => worker.answer(id),
-          { concurrency: "unbounded" }
-        )
+        const answers = yield* othersAnswer
         assert.deepStrictEqual(answers.map((a) => a.ok && a.tokenHash), Array(3).fill(Fleet.tokenHash(issued(1))))
         assert.strictEqual((yield* endpoint.requests).length, 2)
         const logs = yield* fleet.logs
@@ -158,7 +161,7 @@ describe("the lock holder of a fleet", () => {
         process.kill(pid, "SIGCONT")
         yield* eventually(
           "the old holder to notice",
-          Effect.map(holder.logs, (lines) => lines.some((line) => line.message.includes("was taken over")))
+          Effect.map(holder!.logs, (lines) => lines.some((line) => line.message.includes("was taken over")))
         )
       }).pipe(Effect.scoped, Effect.provide(TokenEndpoint.layer)),
     120_000
@@ -188,28 +191,13 @@ describe("the lock holder of a fleet", () => {
     "frozen, with a lock that never goes stale: the others give up after lockTimeout and fetch on their own",
     () =>
       Effect.gen(function*() {
-        const endpoint = yield* TokenEndpoint.TokenEndpoint
-        yield* endpoint.respond(slowFirst("10 minutes"))
-        const directory = yield* tempDirectory
-        const fleet = yield* Fleet.start(4, {
-          tokenUrl: endpoint.url,
-          store: { kind: "file", directory, staleAfterMillis: 600_000 },
+        const { endpoint, fleet, othersAnswer, pid } = yield* fetchingFleet(4, {
+          staleAfterMillis: 600_000,
           lockTimeoutMillis: 2000
         })
-        const sent = yield* Effect.forEach(
-          fleet.workers,
-          (worker) => Effect.map(worker.send({ cmd: "get" }), (id) => [worker, id] as const)
-        )
-        yield* eventually("the first token request", Effect.map(endpoint.requests, (all) => all.length >= 1))
-        const pid = yield* lockOwner(directory)
-        const holder = fleet.workers.find((worker) => worker.pid === pid)!
         process.kill(pid, "SIGSTOP")
 
-        const answers = yield* Effect.forEach(
-          sent.filter(([worker]) => worker !== holder),
-          ([worker, id]) => worker.answer(id),
-          { concurrency: "unbounded" }
-        )
+        const answers = yield* othersAnswer
         assert.isTrue(answers.every((a) => a.ok), "every other worker got a token")
         const requests = (yield* endpoint.requests).length
         assert.isAtLeast(requests, 2)
