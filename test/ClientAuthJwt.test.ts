@@ -6,28 +6,15 @@
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
-import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { assert, describe, it } from "@effect/vitest"
-import {
-  Cause,
-  Clock,
-  Config,
-  ConfigProvider,
-  Context,
-  DateTime,
-  Effect,
-  Exit,
-  Layer,
-  Option,
-  Redacted,
-  Ref,
-  TestClock
-} from "effect"
+import type { Clock } from "effect"
+import { Cause, Config, ConfigProvider, Effect, Exit, Layer, Option, Redacted, Ref, TestClock } from "effect"
 import * as Jose from "jose"
 import { inspect } from "node:util"
 import type { TokenError } from "tokenlayer"
 import { ClientAuth, Grant, RefreshPolicy, RetryPolicy, Token, TokenService, TokenStore } from "tokenlayer"
 import { AuthServer } from "tokenlayer/testing"
+import { callApiAt, secretKey, sentValues, shifted, START, startSeconds, Wire, wireClient } from "./support/jwt.js"
 import { captureLogs } from "./support/logs.js"
 import * as TokenEndpoint from "./support/tokenEndpoint.js"
 
@@ -37,44 +24,10 @@ import * as TokenEndpoint from "./support/tokenEndpoint.js"
 
 const ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 const SECRET = "cl1ent s3cr:et%+£€/=&"
-const START = DateTime.unsafeMake("2026-01-01T00:00:00Z").epochMillis
-const startSeconds = START / 1000
 const at = (millis: number) => ({ currentDate: new globalThis.Date(millis) })
 
-const secretKey = (secret: string) => new TextEncoder().encode(secret)
-
-/** Token request forms as sent, and an assertion to send instead of the next ones. */
-class Wire extends Context.Tag("test/ClientAuthJwt/Wire")<Wire, {
-  readonly forms: Ref.Ref<ReadonlyArray<URLSearchParams>>
-  readonly replay: Ref.Ref<Option.Option<string>>
-}>() {}
-
-const WireClient: Layer.Layer<HttpClient.HttpClient | Wire> = Layer.effectContext(
-  Effect.gen(function*() {
-    const forms = yield* Ref.make<ReadonlyArray<URLSearchParams>>([])
-    const replay = yield* Ref.make<Option.Option<string>>(Option.none())
-    const client = yield* HttpClient.HttpClient
-    const wired = client.pipe(
-      HttpClient.mapRequestEffect((request) =>
-        Effect.gen(function*() {
-          if (request.body._tag !== "Uint8Array") return request
-          const form = new URLSearchParams(new TextDecoder().decode(request.body.body))
-          if (!form.has("grant_type")) return request
-          const replayed = yield* Ref.get(replay)
-          if (Option.isSome(replayed)) form.set("client_assertion", replayed.value)
-          yield* Ref.update(forms, (all) => [...all, new URLSearchParams(form)])
-          return HttpClientRequest.bodyText(request, form.toString(), "application/x-www-form-urlencoded")
-        })
-      )
-    )
-    return Context.make(HttpClient.HttpClient, wired).pipe(Context.add(Wire, { forms, replay }))
-  })
-).pipe(Layer.provide(NodeHttpClient.layerUndici))
-
-const sentAssertions = Effect.flatMap(
-  Wire,
-  (w) => Effect.map(Ref.get(w.forms), (forms) => forms.map((f) => f.get("client_assertion") ?? ""))
-)
+const WireClient = wireClient("client_assertion")
+const sentAssertions = sentValues("client_assertion")
 
 /** Generated once: key generation is the slow part. */
 const keys = Effect.cached(Effect.promise(async () => {
@@ -124,23 +77,7 @@ const requestWith = (clientId: string, clientAuth: ClientAuth.ClientAuth, clock?
     return yield* clock === undefined ? request : Effect.withClock(request, clock)
   })
 
-const shifted = (clock: Clock.Clock, offsetMillis: number): Clock.Clock => ({
-  [Clock.ClockTypeId]: Clock.ClockTypeId,
-  unsafeCurrentTimeMillis: () => clock.unsafeCurrentTimeMillis() + offsetMillis,
-  unsafeCurrentTimeNanos: () => clock.unsafeCurrentTimeNanos() + BigInt(offsetMillis) * 1_000_000n,
-  currentTimeMillis: Effect.sync(() => clock.unsafeCurrentTimeMillis() + offsetMillis),
-  currentTimeNanos: Effect.sync(() => clock.unsafeCurrentTimeNanos() + BigInt(offsetMillis) * 1_000_000n),
-  sleep: (duration) => clock.sleep(duration)
-})
-
-const callApi = (token: Token.Token) =>
-  Effect.gen(function*() {
-    const server = yield* AuthServer.AuthServer
-    const response = yield* HttpClient.get(server.apiUrl("reports"), {
-      headers: { authorization: Token.authorizationHeader(token) }
-    })
-    return { status: response.status, body: (yield* response.json) as Record<string, unknown> }
-  }).pipe(Effect.scoped, Effect.orDie)
+const callApi = callApiAt("reports")
 
 const privateKeyJwt = (options: ClientAuth.PrivateKeyJwtOptions) => Effect.orDie(ClientAuth.privateKeyJwt(options))
 

@@ -6,28 +6,15 @@
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
-import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { assert, describe, it } from "@effect/vitest"
-import {
-  Cause,
-  Clock,
-  Config,
-  ConfigProvider,
-  Context,
-  DateTime,
-  Effect,
-  Exit,
-  Layer,
-  Option,
-  Redacted,
-  Ref,
-  TestClock
-} from "effect"
+import type { Clock } from "effect"
+import { Cause, Config, ConfigProvider, Effect, Exit, Layer, Option, Redacted, Ref, TestClock } from "effect"
 import * as Jose from "jose"
 import { inspect } from "node:util"
 import type { TokenError } from "tokenlayer"
 import { Grant, RefreshPolicy, RetryPolicy, Token, TokenService, TokenStore } from "tokenlayer"
 import { AuthServer } from "tokenlayer/testing"
+import { callApiAt, secretKey, sentValues, shifted, START, startSeconds, Wire, wireClient } from "./support/jwt.js"
 import { captureLogs } from "./support/logs.js"
 import * as TokenEndpoint from "./support/tokenEndpoint.js"
 
@@ -41,48 +28,8 @@ const EMAIL = "robot@my-project.serviceaccount.d21s.com"
 /** A secret with characters that form encoding and JSON would change. */
 const SECRET = "dt-s3cr:et p@ss%+£€/=&\"\\"
 
-/** 2026-01-01T00:00:00Z: the tests' clocks start here, not at the epoch. */
-const START = DateTime.unsafeMake("2026-01-01T00:00:00Z").epochMillis
-const startSeconds = START / 1000
-
-const secretKey = (secret: string) => new TextEncoder().encode(secret)
-
-/** The forms of the token requests an `HttpClient` sent, and an assertion to send instead of the next ones. */
-class Wire extends Context.Tag("test/JwtBearer/Wire")<Wire, {
-  readonly forms: Ref.Ref<ReadonlyArray<URLSearchParams>>
-  readonly replay: Ref.Ref<Option.Option<string>>
-}>() {}
-
-const formOf = (request: HttpClientRequest.HttpClientRequest): URLSearchParams | undefined =>
-  request.body._tag === "Uint8Array" ? new URLSearchParams(new TextDecoder().decode(request.body.body)) : undefined
-
-/**
- * The platform's client, recording every token request's form and, when `replay` holds an assertion,
- * sending that one instead of the grant's own.
- */
-const WireClient: Layer.Layer<HttpClient.HttpClient | Wire> = Layer.effectContext(
-  Effect.gen(function*() {
-    const forms = yield* Ref.make<ReadonlyArray<URLSearchParams>>([])
-    const replay = yield* Ref.make<Option.Option<string>>(Option.none())
-    const client = yield* HttpClient.HttpClient
-    const wired = client.pipe(
-      HttpClient.mapRequestEffect((request) =>
-        Effect.gen(function*() {
-          const form = formOf(request)
-          if (form === undefined || !form.has("grant_type")) return request
-          const replayed = yield* Ref.get(replay)
-          if (Option.isSome(replayed)) form.set("assertion", replayed.value)
-          yield* Ref.update(forms, (all) => [...all, new URLSearchParams(form)])
-          return HttpClientRequest.bodyText(request, form.toString(), "application/x-www-form-urlencoded")
-        })
-      )
-    )
-    return Context.make(HttpClient.HttpClient, wired).pipe(Context.add(Wire, { forms, replay }))
-  })
-).pipe(Layer.provide(NodeHttpClient.layerUndici))
-
-const sentForms = Effect.flatMap(Wire, (w) => Ref.get(w.forms))
-const sentAssertions = Effect.map(sentForms, (forms) => forms.map((f) => f.get("assertion") ?? ""))
+const WireClient = wireClient("assertion")
+const sentAssertions = sentValues("assertion")
 
 const Server = AuthServer.layer({
   serviceAccounts: [{ keyId: KEY_ID, email: EMAIL, secret: SECRET }],
@@ -118,25 +65,8 @@ const requestOnce = (options: (server: AuthServer.Service) => Options, clock?: C
     return yield* clock === undefined ? request : Effect.withClock(request, clock)
   })
 
-/** A clock `offsetMillis` away from `clock` (the client's watch is wrong). */
-const shifted = (clock: Clock.Clock, offsetMillis: number): Clock.Clock => ({
-  [Clock.ClockTypeId]: Clock.ClockTypeId,
-  unsafeCurrentTimeMillis: () => clock.unsafeCurrentTimeMillis() + offsetMillis,
-  unsafeCurrentTimeNanos: () => clock.unsafeCurrentTimeNanos() + BigInt(offsetMillis) * 1_000_000n,
-  currentTimeMillis: Effect.sync(() => clock.unsafeCurrentTimeMillis() + offsetMillis),
-  currentTimeNanos: Effect.sync(() => clock.unsafeCurrentTimeNanos() + BigInt(offsetMillis) * 1_000_000n),
-  sleep: (duration) => clock.sleep(duration)
-})
-
 /** GET on the protected API with a token. */
-const callApi = (token: Token.Token) =>
-  Effect.gen(function*() {
-    const server = yield* AuthServer.AuthServer
-    const response = yield* HttpClient.get(server.apiUrl("devices"), {
-      headers: { authorization: Token.authorizationHeader(token) }
-    })
-    return { status: response.status, body: (yield* response.json) as Record<string, unknown> }
-  }).pipe(Effect.scoped, Effect.orDie)
+const callApi = callApiAt("devices")
 
 /** A test with its own AuthServer and recording client, its TestClock set to START first. */
 const itServer = (
