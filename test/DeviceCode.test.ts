@@ -6,12 +6,14 @@
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Config, ConfigProvider, Duration, Effect, Fiber, Layer, Option, Redacted, TestClock } from "effect"
+import { Chunk, Config, Duration, Effect, Fiber, Layer, Option, Redacted, TestClock } from "effect"
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Grant, RefreshPolicy, RetryPolicy, Token, TokenError, TokenService, TokenStore } from "tokenlayer"
+import type { TokenService } from "tokenlayer"
+import { Grant, Token, TokenError, TokenStore } from "tokenlayer"
 import { AuthServer } from "tokenlayer/testing"
+import { apiStatus, readConfig, serviceFor } from "./support/authServer.js"
 import { captureLogs } from "./support/logs.js"
 import { pollUntil } from "./support/tokenEndpoint.js"
 
@@ -69,12 +71,6 @@ const deviceGrant = (
     )
   })
 
-const serviceFor = (grant: Grant.Service, store: Layer.Layer<TokenStore.TokenStore> = TokenStore.layerMemory) =>
-  TokenService.make().pipe(
-    Effect.provideService(Grant.Grant, grant),
-    Effect.provide(Layer.mergeAll(RefreshPolicy.fixed("1 minute"), RetryPolicy.layerDefault, store))
-  )
-
 /** The token endpoint's answers to a client, by outcome. */
 const outcomes = (clientId = "cli") => Effect.map(AuthServer.stats, (stats) => ({ ...stats.tokenRequestsBy[clientId] }))
 
@@ -100,15 +96,6 @@ const pollAt = (at: number, polls: number, clientId = "cli") =>
       Effect.map(answered(clientId), (n) => n >= polls).pipe(Effect.provideService(server, s))
     )
   })
-
-const apiStatus = (token: Token.Token) =>
-  Effect.gen(function*() {
-    const s = yield* server
-    const response = yield* HttpClient.get(s.apiUrl("me"), {
-      headers: { authorization: Token.authorizationHeader(token) }
-    })
-    return response.status
-  }).pipe(Effect.scoped, Effect.orDie)
 
 // -----------------------------------------------------------------------------
 // the device flow
@@ -326,12 +313,9 @@ describe("Grant.deviceCode with the token service", () => {
 })
 
 describe("Grant.deviceCodeConfig", () => {
-  const read = <A>(config: Config.Config<A>, env: Record<string, string>) =>
-    Effect.withConfigProvider(config, ConfigProvider.fromMap(new Map(Object.entries(env)), { pathDelim: "_" }))
-
   it.effect("reads ISSUER, or TOKEN_URL and DEVICE_AUTHORIZATION_URL; CLIENT_ID; SCOPE, AUDIENCE", () =>
     Effect.gen(function*() {
-      const byIssuer = yield* read(Config.nested(Grant.deviceCodeOptionsConfig, "CLI"), {
+      const byIssuer = yield* readConfig(Config.nested(Grant.deviceCodeOptionsConfig, "CLI"), {
         CLI_ISSUER: "https://auth.example.com",
         CLI_CLIENT_ID: "my-cli",
         CLI_SCOPE: "openid offline_access",
@@ -343,7 +327,7 @@ describe("Grant.deviceCodeConfig", () => {
         scope: "openid offline_access",
         audience: "https://api.example.com"
       })
-      const byUrls = yield* read(Grant.deviceCodeOptionsConfig, {
+      const byUrls = yield* readConfig(Grant.deviceCodeOptionsConfig, {
         TOKEN_URL: "https://auth.example.com/token",
         DEVICE_AUTHORIZATION_URL: "https://auth.example.com/device",
         CLIENT_ID: "my-cli",
@@ -353,7 +337,7 @@ describe("Grant.deviceCodeConfig", () => {
       assert.strictEqual(byUrls.deviceAuthorizationUrl, "https://auth.example.com/device")
       assert.strictEqual(byUrls.clientAuth?.method, "client_secret_post")
       const missing = yield* Effect.flip(
-        read(Grant.deviceCodeOptionsConfig, { TOKEN_URL: "https://auth.example.com/token", CLIENT_ID: "my-cli" })
+        readConfig(Grant.deviceCodeOptionsConfig, { TOKEN_URL: "https://auth.example.com/token", CLIENT_ID: "my-cli" })
       )
       assert.include(String(missing), "ISSUER or DEVICE_AUTHORIZATION_URL")
     }))

@@ -7,8 +7,9 @@ import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Effect, Fiber, Layer, Option, Redacted, TestClock } from "effect"
-import { Grant, RefreshPolicy, RetryPolicy, Token, TokenService, TokenStore } from "tokenlayer"
+import { Grant, RefreshPolicy, RetryPolicy, TokenService, TokenStore } from "tokenlayer"
 import { AuthServer } from "tokenlayer/testing"
+import { apiStatus } from "./support/authServer.js"
 import * as TokenEndpoint from "./support/tokenEndpoint.js"
 
 // -----------------------------------------------------------------------------
@@ -45,15 +46,6 @@ const serveAt = (path: string, document: unknown) =>
         ? { body: document as object }
         : { status: 404, body: { error: "not_found" } }
     ))
-
-const apiStatus = (token: Token.Token) =>
-  Effect.gen(function*() {
-    const s = yield* server
-    const response = yield* HttpClient.get(s.apiUrl("me"), {
-      headers: { authorization: Token.authorizationHeader(token) }
-    })
-    return response.status
-  }).pipe(Effect.scoped, Effect.orDie)
 
 // -----------------------------------------------------------------------------
 // the documents

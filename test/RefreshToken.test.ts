@@ -7,9 +7,10 @@
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
 import { assert, describe, it } from "@effect/vitest"
-import { Config, ConfigError, ConfigProvider, Effect, Fiber, Layer, Option, Redacted, TestClock } from "effect"
-import { Grant, RefreshPolicy, RetryPolicy, Token, TokenError, TokenService, TokenStore } from "tokenlayer"
+import { Config, ConfigError, Effect, Fiber, Layer, Option, Redacted, TestClock } from "effect"
+import { Grant, Token, TokenError } from "tokenlayer"
 import { AuthServer } from "tokenlayer/testing"
+import { apiStatus, readConfig, serviceFor } from "./support/authServer.js"
 import { captureLogs } from "./support/logs.js"
 
 // -----------------------------------------------------------------------------
@@ -34,23 +35,6 @@ const refreshGrant = (clientId: string, refreshToken: Redacted.Redacted<string>)
     const client = yield* HttpClient.HttpClient
     return Grant.makeRefreshToken({ tokenUrl: s.tokenUrl, clientId, refreshToken }, client)
   })
-
-/** A token service over a grant: renewed 1 minute before expiry, the default retry policy. */
-const serviceFor = (grant: Grant.Service) =>
-  TokenService.make().pipe(
-    Effect.provideService(Grant.Grant, grant),
-    Effect.provide(Layer.mergeAll(RefreshPolicy.fixed("1 minute"), RetryPolicy.layerDefault, TokenStore.layerMemory))
-  )
-
-/** What the protected API answers to a token. */
-const apiStatus = (token: Token.Token) =>
-  Effect.gen(function*() {
-    const s = yield* server
-    const response = yield* HttpClient.get(s.apiUrl("me"), {
-      headers: { authorization: Token.authorizationHeader(token) }
-    })
-    return response.status
-  }).pipe(Effect.scoped, Effect.orDie)
 
 const value = (redacted: Redacted.Redacted<string> | undefined) =>
   redacted === undefined ? undefined : Redacted.value(redacted)
@@ -223,15 +207,12 @@ describe("Grant.refreshToken", () => {
 })
 
 describe("Grant.refreshTokenConfig", () => {
-  const read = <A>(config: Config.Config<A>, env: Record<string, string>) =>
-    Effect.withConfigProvider(config, ConfigProvider.fromMap(new Map(Object.entries(env)), { pathDelim: "_" }))
-
   it.scoped("reads TOKEN_URL or ISSUER, CLIENT_ID, REFRESH_TOKEN; CLIENT_SECRET makes a confidential client", () =>
     Effect.gen(function*() {
       const s = yield* server
       const client = yield* HttpClient.HttpClient
       const initial = yield* AuthServer.issueRefreshToken("cli")
-      const publicOptions = yield* read(Grant.refreshTokenOptionsConfig, {
+      const publicOptions = yield* readConfig(Grant.refreshTokenOptionsConfig, {
         TOKEN_URL: s.tokenUrl,
         CLIENT_ID: "cli",
         REFRESH_TOKEN: Redacted.value(initial)
@@ -241,7 +222,7 @@ describe("Grant.refreshTokenConfig", () => {
       assert.strictEqual(yield* apiStatus(token), 200)
 
       const secret = yield* AuthServer.issueRefreshToken("secret-cli")
-      const confidential = yield* read(Config.nested(Grant.refreshTokenOptionsConfig, "APP"), {
+      const confidential = yield* readConfig(Config.nested(Grant.refreshTokenOptionsConfig, "APP"), {
         APP_ISSUER: s.issuer,
         APP_CLIENT_ID: "secret-cli",
         APP_CLIENT_SECRET: "s3cret",
@@ -255,7 +236,7 @@ describe("Grant.refreshTokenConfig", () => {
       )
 
       const missing = yield* Effect.flip(
-        read(Grant.refreshTokenOptionsConfig, { CLIENT_ID: "cli", REFRESH_TOKEN: "x" })
+        readConfig(Grant.refreshTokenOptionsConfig, { CLIENT_ID: "cli", REFRESH_TOKEN: "x" })
       )
       assert.isTrue(ConfigError.isConfigError(missing))
       assert.include(String(missing), "ISSUER or TOKEN_URL")
