@@ -70,7 +70,7 @@ const toMillis = (input: Duration.DurationInput, minimum: number): number => {
   return Number.isNaN(millis) ? minimum : Math.min(maxMillis, Math.max(minimum, millis))
 }
 
-/** The password (and user) in a Redis URL or in the options, to scrub from any message. */
+/** The password in a Redis URL (as written and decoded) or in the options, to scrub from any message. */
 const secretsOf = (url: string | undefined, options: RedisOptions | undefined): ReadonlyArray<string> => {
   const secrets: Array<string> = []
   if (options?.password) secrets.push(options.password)
