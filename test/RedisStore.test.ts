@@ -61,6 +61,19 @@ const accessToken = (token: Token.Token): string => Redacted.value(token.accessT
 /** Runs a test on the real clock: Redis's TTLs and leases run in real time. */
 const live = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => TestServices.provideLive(self)
 
+/**
+ * A store on the suite's server under a fresh prefix (with `options`), a raw client on that server, and
+ * the Redis keys of `key`'s token and lease under that prefix.
+ */
+const fixture = (options: RedisStore.Options = {}) =>
+  Effect.gen(function*() {
+    const server = yield* RedisServer.RedisServer
+    const prefix = freshPrefix()
+    const store = yield* RedisStore.make({ url: server.url, prefix, ...options })
+    const raw = yield* rawClient(server.url)
+    return { prefix, store, raw, where: RedisStore.tokenKey(key, prefix), lease: RedisStore.lockKey(key, prefix) }
+  })
+
 describeRedis("RedisStore", () => {
   // the suite every store passes: a fresh redis-server for each test, a raw client to plant garbage with
   const SuiteLive = Layer.unwrapEffect(Effect.map(RedisServer.RedisServer, (server) =>
@@ -79,10 +92,7 @@ describeRedis("RedisStore", () => {
   it.layer(RedisServer.layer())((it) => {
     it.scoped("saves the stored JSON form under <prefix>token:<key> and loads it back", () =>
       live(Effect.gen(function*() {
-        const server = yield* RedisServer.RedisServer
-        const prefix = freshPrefix()
-        const store = yield* RedisStore.make({ url: server.url, prefix })
-        const raw = yield* rawClient(server.url)
+        const { prefix, store, raw } = yield* fixture()
         const token = tokenFor("at-roundtrip", yield* DateTime.now, 3600)
 
         assert.strictEqual((yield* Effect.flip(store.load(key)))._tag, "NotCached")
@@ -103,10 +113,7 @@ describeRedis("RedisStore", () => {
 
     it.scoped("sets the TTL to the token's remaining life (PTTL)", () =>
       live(Effect.gen(function*() {
-        const server = yield* RedisServer.RedisServer
-        const prefix = freshPrefix()
-        const store = yield* RedisStore.make({ url: server.url, prefix, ttlWithoutExpiry: "20 minutes" })
-        const raw = yield* rawClient(server.url)
+        const { prefix, store, raw } = yield* fixture({ ttlWithoutExpiry: "20 minutes" })
         const now = yield* DateTime.now
 
         yield* store.save(key, tokenFor("at-fresh", now, 3600))
@@ -132,10 +139,7 @@ describeRedis("RedisStore", () => {
 
     it.scoped("takes the TTL from Effect's Clock", () =>
       Effect.gen(function*() {
-        const server = yield* RedisServer.RedisServer
-        const prefix = freshPrefix()
-        const store = yield* RedisStore.make({ url: server.url, prefix })
-        const raw = yield* rawClient(server.url)
+        const { prefix, store, raw } = yield* fixture()
         // the TestClock says 1970: by Date.now this token expired long ago, by the Clock it has a minute left
         const token = tokenFor("at-clock", DateTime.subtract(yield* DateTime.now, { minutes: 59 }), 3600)
         yield* store.save(key, token)
@@ -145,11 +149,7 @@ describeRedis("RedisStore", () => {
 
     it.scoped("a value that is not a token is Corrupted, with the key, without its content", () =>
       live(Effect.gen(function*() {
-        const server = yield* RedisServer.RedisServer
-        const prefix = freshPrefix()
-        const store = yield* RedisStore.make({ url: server.url, prefix })
-        const raw = yield* rawClient(server.url)
-        const where = RedisStore.tokenKey(key, prefix)
+        const { store, raw, where } = yield* fixture()
 
         for (const value of ["not json at all: s3cr3t-value", JSON.stringify({ token: "s3cr3t-value" }), "[]"]) {
           yield* call(() => raw.set(where, value))
@@ -172,11 +172,7 @@ describeRedis("RedisStore", () => {
 
     it.scoped("withLock holds a lease <prefix>lock:<key>, PX lease, and releases it", () =>
       live(Effect.gen(function*() {
-        const server = yield* RedisServer.RedisServer
-        const prefix = freshPrefix()
-        const store = yield* RedisStore.make({ url: server.url, prefix, lease: "7 seconds" })
-        const raw = yield* rawClient(server.url)
-        const lease = RedisStore.lockKey(key, prefix)
+        const { store, raw, lease } = yield* fixture({ lease: "7 seconds" })
 
         const [owner, ttl] = yield* store.withLock(
           key,
@@ -194,11 +190,7 @@ describeRedis("RedisStore", () => {
 
     it.scoped("a lease is released only by its owner", () =>
       live(Effect.gen(function*() {
-        const server = yield* RedisServer.RedisServer
-        const prefix = freshPrefix()
-        const store = yield* RedisStore.make({ url: server.url, prefix })
-        const raw = yield* rawClient(server.url)
-        const lease = RedisStore.lockKey(key, prefix)
+        const { store, raw, lease } = yield* fixture()
 
         // our lease expired while we worked and someone else took it: our release must leave theirs alone
         yield* store.withLock(key, call(() => raw.set(lease, "someone-else", "PX", 30_000)))
@@ -207,11 +199,7 @@ describeRedis("RedisStore", () => {
 
     it.scoped("the lease of a crashed holder expires, and the next one takes it", () =>
       live(Effect.gen(function*() {
-        const server = yield* RedisServer.RedisServer
-        const prefix = freshPrefix()
-        const store = yield* RedisStore.make({ url: server.url, prefix })
-        const raw = yield* rawClient(server.url)
-        const lease = RedisStore.lockKey(key, prefix)
+        const { store, raw, lease } = yield* fixture()
 
         // what a process killed while holding the lease leaves behind: a lease nobody renews
         yield* call(() => raw.set(lease, "crashed-holder", "PX", 300))
@@ -248,13 +236,9 @@ describeRedis("RedisStore", () => {
 
     it.scoped("a held lease is renewed every lease/3; a lost one is logged", () =>
       Effect.gen(function*() {
-        const server = yield* RedisServer.RedisServer
-        const prefix = freshPrefix()
-        const raw = yield* rawClient(server.url)
-        const lease = RedisStore.lockKey(key, prefix)
+        const { store, raw, lease } = yield* fixture({ lease: "60 seconds" })
         const lines: Array<string> = []
         const logger = Logger.make((options) => void lines.push(Logger.logfmtLogger.log(options)))
-        const store = yield* RedisStore.make({ url: server.url, prefix, lease: "60 seconds" })
         // waits in real time for what the renewal fiber does once the TestClock moved
         const until = (what: Effect.Effect<boolean>) => live(eventually(Effect.filterOrFail(what, (done) => done)))
         yield* store.withLock(
