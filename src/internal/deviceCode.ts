@@ -106,51 +106,42 @@ const authorize = (
   defaultInterval: Duration.Duration
 ): Effect.Effect<Authorization, TokenError.HttpError> => {
   const url = TokenEndpoint.displayUrl(request.url)
-  return http.execute(TokenEndpoint.toHttpRequest(request)).pipe(
-    Effect.mapError((error) => TokenEndpoint.transportError(url, error)),
-    Effect.flatMap((response) =>
-      Effect.gen(function*() {
-        const text = yield* Effect.mapError(response.text, (error) => TokenEndpoint.transportError(url, error))
-        const now = yield* DateTime.now
-        const json = TokenEndpoint.parseJson(text)
-        if (response.status < 200 || response.status >= 300) {
-          return yield* Effect.fail(TokenEndpoint.statusError(url, response, json, now))
-        }
-        const decoded = Option.isNone(json)
-          ? Either.left("the answer is not JSON")
-          : Either.mapLeft(
-            Schema.decodeUnknownEither(DeviceAuthorizationResponse)(json.value),
-            Token.describeParseError
-          )
-        if (Either.isLeft(decoded)) {
-          return yield* Effect.fail(
-            new TokenError.HttpError({
-              reason: "Decode",
-              url,
-              status: response.status,
-              detail: `not an RFC 8628 device authorization response: ${decoded.left}`
-            })
-          )
-        }
-        const body = decoded.right
-        const expiresIn = Duration.seconds(body.expires_in)
-        const interval = body.interval !== undefined && body.interval > 0
-          ? Option.some(Duration.seconds(body.interval))
-          : Option.none()
-        const info: Grant.DeviceAuthorization = {
-          userCode: body.user_code,
-          verificationUri: (body.verification_uri ?? body.verification_url)!,
-          ...(body.verification_uri_complete === undefined
-            ? {}
-            : { verificationUriComplete: body.verification_uri_complete }),
-          expiresIn,
-          expiresAt: DateTime.addDuration(now, expiresIn),
-          interval: Option.getOrElse(interval, () => defaultInterval)
-        }
-        return { deviceCode: Redacted.make(body.device_code), info, interval }
-      })
-    ),
-    Effect.scoped
+  return Effect.flatMap(
+    TokenEndpoint.exchange(http, TokenEndpoint.toHttpRequest(request), url),
+    ({ json, now, response }) => {
+      const decoded = Option.isNone(json)
+        ? Either.left("the answer is not JSON")
+        : Either.mapLeft(
+          Schema.decodeUnknownEither(DeviceAuthorizationResponse)(json.value),
+          Token.describeParseError
+        )
+      if (Either.isLeft(decoded)) {
+        return Effect.fail(
+          new TokenError.HttpError({
+            reason: "Decode",
+            url,
+            status: response.status,
+            detail: `not an RFC 8628 device authorization response: ${decoded.left}`
+          })
+        )
+      }
+      const body = decoded.right
+      const expiresIn = Duration.seconds(body.expires_in)
+      const interval = body.interval !== undefined && body.interval > 0
+        ? Option.some(Duration.seconds(body.interval))
+        : Option.none()
+      const info: Grant.DeviceAuthorization = {
+        userCode: body.user_code,
+        verificationUri: (body.verification_uri ?? body.verification_url)!,
+        ...(body.verification_uri_complete === undefined
+          ? {}
+          : { verificationUriComplete: body.verification_uri_complete }),
+        expiresIn,
+        expiresAt: DateTime.addDuration(now, expiresIn),
+        interval: Option.getOrElse(interval, () => defaultInterval)
+      }
+      return Effect.succeed({ deviceCode: Redacted.make(body.device_code), info, interval })
+    }
   )
 }
 

@@ -11,7 +11,6 @@
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -21,7 +20,7 @@ import * as Schema from "effect/Schema"
 import type * as Grant from "../Grant.js"
 import * as Token from "../Token.js"
 import * as TokenError from "../TokenError.js"
-import { displayUrl, parseJson, statusError, transportError } from "./tokenEndpoint.js"
+import { displayUrl, exchange } from "./tokenEndpoint.js"
 
 /** The two well-known suffixes, in the order they are tried. */
 const wellKnownNames = ["oauth-authorization-server", "openid-configuration"] as const
@@ -90,19 +89,9 @@ const parseIssuer = (issuer: string): Either.Either<URL, TokenError.HttpError> =
 
 /** One GET: the parsed JSON of a 2xx answer (`None` when it is not JSON), or the `HttpError` of anything else. */
 const fetchJson = (client: HttpClient.HttpClient, url: string) =>
-  client.execute(HttpClientRequest.get(url).pipe(HttpClientRequest.acceptJson)).pipe(
-    Effect.mapError((error) => transportError(displayUrl(url), error)),
-    Effect.flatMap((response) =>
-      Effect.gen(function*() {
-        const text = yield* Effect.mapError(response.text, (error) => transportError(displayUrl(url), error))
-        const json = parseJson(text)
-        if (response.status < 200 || response.status >= 300) {
-          return yield* Effect.fail(statusError(displayUrl(url), response, json, yield* DateTime.now))
-        }
-        return { json, status: response.status, contentType: response.headers["content-type"] ?? "none" }
-      })
-    ),
-    Effect.scoped
+  Effect.map(
+    exchange(client, HttpClientRequest.get(url).pipe(HttpClientRequest.acceptJson), displayUrl(url)),
+    ({ json, response }) => ({ json, status: response.status, contentType: response.headers["content-type"] ?? "none" })
   )
 
 /** Checks a document: the issuer's own (RFC 8414 §3.3), with a token endpoint, every endpoint a URL. */

@@ -179,52 +179,77 @@ export const statusError = (
 }
 
 /**
- * Turns a token endpoint's response into a `Token` (RFC 6749 §5.1) or an `HttpError` (§5.2).
+ * What a 2xx answer brought: its body parsed as JSON (`None` when it is not JSON), read at `now`.
  *
  * @internal
  */
-export const processResponse = (
-  url: string,
-  response: HttpClientResponse.HttpClientResponse
-): Effect.Effect<Token.Token, HttpError> =>
-  Effect.gen(function*() {
-    const text = yield* Effect.mapError(response.text, (error) => transportError(url, error))
-    const now = yield* DateTime.now
-    const json = parseJson(text)
-    if (response.status < 200 || response.status >= 300) {
-      return yield* Effect.fail(statusError(url, response, json, now))
-    }
-    if (Option.isNone(json)) {
-      const contentType = response.headers["content-type"] ?? "none"
-      return yield* Effect.fail(
-        new HttpError({
-          reason: "Decode",
-          url,
-          status: response.status,
-          detail: `token response is not JSON (content-type: ${contentType.slice(0, 100)})`
-        })
-      )
-    }
-    // some servers answer 200 with an RFC 6749 error body
-    const errorBody = decodeErrorBody(json.value)
-    if (
-      Option.isSome(errorBody) &&
-      !(typeof json.value === "object" && json.value !== null && "access_token" in json.value)
-    ) {
-      return yield* Effect.fail(statusError(url, response, json, now))
-    }
-    return yield* Schema.decodeUnknown(Token.TokenResponse)(json.value).pipe(
-      Effect.map((body) => Token.fromResponse(body, now)),
-      Effect.mapError((error) =>
-        new HttpError({
-          reason: "Decode",
-          url,
-          status: response.status,
-          detail: `not an RFC 6749 token response: ${Token.describeParseError(error)}`
-        })
-      )
+export interface Answer {
+  readonly response: HttpClientResponse.HttpClientResponse
+  readonly json: Option.Option<unknown>
+  readonly now: DateTime.Utc
+}
+
+/**
+ * One exchange with an authorization server's endpoint (token, device authorization, metadata): the
+ * body of a 2xx answer, or an `HttpError` of reason `Transport` (no readable answer) or `Status` (any
+ * other status, with its RFC 6749 §5.2 error body and `Retry-After`). `url` is the URL as errors show it.
+ *
+ * @internal
+ */
+export const exchange = (
+  client: HttpClient.HttpClient,
+  request: HttpClientRequest.HttpClientRequest,
+  url: string
+): Effect.Effect<Answer, HttpError> =>
+  client.execute(request).pipe(
+    Effect.mapError((error) => transportError(url, error)),
+    Effect.flatMap((response) =>
+      Effect.gen(function*() {
+        const text = yield* Effect.mapError(response.text, (error) => transportError(url, error))
+        const now = yield* DateTime.now
+        const json = parseJson(text)
+        if (response.status < 200 || response.status >= 300) {
+          return yield* Effect.fail(statusError(url, response, json, now))
+        }
+        return { response, json, now }
+      })
+    ),
+    Effect.scoped
+  )
+
+/** Turns a token endpoint's 2xx answer into a `Token` (RFC 6749 §5.1) or an `HttpError` (§5.2). */
+const toToken = (url: string, { json, now, response }: Answer): Effect.Effect<Token.Token, HttpError> => {
+  if (Option.isNone(json)) {
+    const contentType = response.headers["content-type"] ?? "none"
+    return Effect.fail(
+      new HttpError({
+        reason: "Decode",
+        url,
+        status: response.status,
+        detail: `token response is not JSON (content-type: ${contentType.slice(0, 100)})`
+      })
     )
-  })
+  }
+  // some servers answer 200 with an RFC 6749 error body
+  const errorBody = decodeErrorBody(json.value)
+  if (
+    Option.isSome(errorBody) &&
+    !(typeof json.value === "object" && json.value !== null && "access_token" in json.value)
+  ) {
+    return Effect.fail(statusError(url, response, json, now))
+  }
+  return Schema.decodeUnknown(Token.TokenResponse)(json.value).pipe(
+    Effect.map((body) => Token.fromResponse(body, now)),
+    Effect.mapError((error) =>
+      new HttpError({
+        reason: "Decode",
+        url,
+        status: response.status,
+        detail: `not an RFC 6749 token response: ${Token.describeParseError(error)}`
+      })
+    )
+  )
+}
 
 /**
  * A URL as errors and logs show it: without user, password, query or fragment, which may hold secrets.
@@ -249,9 +274,10 @@ export const displayUrl = (url: string): string => {
  *
  * @internal
  */
-export const sendWith = (client: HttpClient.HttpClient, request: TokenRequest): Effect.Effect<Token.Token, HttpError> =>
-  client.execute(toHttpRequest(request)).pipe(
-    Effect.mapError((error) => transportError(displayUrl(request.url), error)),
-    Effect.flatMap((response) => processResponse(displayUrl(request.url), response)),
-    Effect.scoped
-  )
+export const sendWith = (
+  client: HttpClient.HttpClient,
+  request: TokenRequest
+): Effect.Effect<Token.Token, HttpError> => {
+  const url = displayUrl(request.url)
+  return Effect.flatMap(exchange(client, toHttpRequest(request), url), (answer) => toToken(url, answer))
+}
