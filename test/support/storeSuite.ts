@@ -133,6 +133,47 @@ export const driveJoin = <A, E>(what: string, fiber: Fiber.Fiber<A, E>): Effect.
 export const idle = (steps: number): Effect.Effect<void> => Effect.repeatN(TestClock.adjust("10 millis"), steps - 1)
 
 /**
+ * Forks `count` fibers at once, fiber i taking the lock for "shared" on `stores[i % stores.length]` and
+ * staying inside for 50 ms; steps the TestClock until all have run, and answers how many were ever inside
+ * at once.
+ */
+const mostInsideAtOnce = (
+  what: string,
+  stores: ReadonlyArray<TokenStore.Service>,
+  count: number
+): Effect.Effect<number, unknown> =>
+  Effect.gen(function*() {
+    const inside = yield* Ref.make(0)
+    const most = yield* Ref.make(0)
+    const ran = yield* Ref.make(0)
+    const critical = Effect.gen(function*() {
+      const n = yield* Ref.updateAndGet(inside, (x) => x + 1)
+      yield* Ref.update(most, (m) => Math.max(m, n))
+      yield* Effect.sleep("50 millis")
+      yield* Ref.update(inside, (x) => x - 1)
+      yield* Ref.update(ran, (x) => x + 1)
+    })
+    const fibers = yield* Effect.forEach(
+      Array.from({ length: count }),
+      (_, i) => Effect.fork(stores[i % stores.length]!.withLock("shared", critical))
+    )
+    yield* drive(what, Effect.map(Ref.get(ran), (n) => n === count))
+    yield* Fiber.joinAll(fibers)
+    return yield* Ref.get(most)
+  })
+
+/** Forks a fiber that takes the lock for `key` and holds it until interrupted; returns once it holds it. */
+const holdLock = (store: TokenStore.Service, key: string): Effect.Effect<Fiber.RuntimeFiber<never, unknown>> =>
+  Effect.gen(function*() {
+    const entered = yield* Deferred.make<void>()
+    const holder = yield* Effect.fork(
+      store.withLock(key, Effect.zipRight(Deferred.succeed(entered, void 0), Effect.never))
+    )
+    yield* Deferred.await(entered)
+    return holder
+  })
+
+/**
  * Registers the store suite under `describe(name)`. `layer` is built for every test.
  */
 export const storeSuite = <E, R>(
@@ -283,32 +324,12 @@ export const storeSuite = <E, R>(
 
       test("fibers holding the same key never overlap", (store) =>
         Effect.gen(function*() {
-          const inside = yield* Ref.make(0)
-          const most = yield* Ref.make(0)
-          const ran = yield* Ref.make(0)
-          const critical = Effect.gen(function*() {
-            const n = yield* Ref.updateAndGet(inside, (x) => x + 1)
-            yield* Ref.update(most, (m) => Math.max(m, n))
-            yield* Effect.sleep("50 millis")
-            yield* Ref.update(inside, (x) => x - 1)
-            yield* Ref.update(ran, (x) => x + 1)
-          })
-          const fibers = yield* Effect.forEach(
-            Array.from({ length: 5 }),
-            () => Effect.fork(store.withLock("shared", critical))
-          )
-          yield* drive("5 lock holders", Effect.map(Ref.get(ran), (n) => n === 5))
-          yield* Fiber.joinAll(fibers)
-          assert.strictEqual(yield* Ref.get(most), 1)
+          assert.strictEqual(yield* mostInsideAtOnce("5 lock holders", [store], 5), 1)
         }))
 
       test("different keys do not block each other", (store) =>
         Effect.gen(function*() {
-          const entered = yield* Deferred.make<void>()
-          const holder = yield* Effect.fork(
-            store.withLock("one", Effect.zipRight(Deferred.succeed(entered, void 0), Effect.never))
-          )
-          yield* Deferred.await(entered)
+          const holder = yield* holdLock(store, "one")
           const other = yield* Effect.fork(store.withLock("two", Effect.succeed("two")))
           assert.deepStrictEqual(yield* driveJoin("a lock on another key", other), Exit.succeed("two"))
           assert.isFalse(yield* isDone(holder))
@@ -317,11 +338,7 @@ export const storeSuite = <E, R>(
 
       test("interrupting the holder releases the lock", (store) =>
         Effect.gen(function*() {
-          const entered = yield* Deferred.make<void>()
-          const holder = yield* Effect.fork(
-            store.withLock("k", Effect.zipRight(Deferred.succeed(entered, void 0), Effect.never))
-          )
-          yield* Deferred.await(entered)
+          const holder = yield* holdLock(store, "k")
           const waiter = yield* Effect.fork(store.withLock("k", Effect.succeed("next")))
           yield* idle(5)
           assert.isFalse(yield* isDone(waiter), "waits while the lock is held")
@@ -331,11 +348,7 @@ export const storeSuite = <E, R>(
 
       test("interrupting a waiter leaves the lock to the others", (store) =>
         Effect.gen(function*() {
-          const entered = yield* Deferred.make<void>()
-          const holder = yield* Effect.fork(
-            store.withLock("k", Effect.zipRight(Deferred.succeed(entered, void 0), Effect.never))
-          )
-          yield* Deferred.await(entered)
+          const holder = yield* holdLock(store, "k")
           const ranInterrupted = yield* Ref.make(false)
           const interrupted = yield* Effect.fork(store.withLock("k", Ref.set(ranInterrupted, true)))
           yield* idle(5)
@@ -364,33 +377,13 @@ export const storeSuite = <E, R>(
         test("share the lock: holders never overlap", (store) =>
           Effect.gen(function*() {
             const second = yield* another
-            const inside = yield* Ref.make(0)
-            const most = yield* Ref.make(0)
-            const ran = yield* Ref.make(0)
-            const critical = Effect.gen(function*() {
-              const n = yield* Ref.updateAndGet(inside, (x) => x + 1)
-              yield* Ref.update(most, (m) => Math.max(m, n))
-              yield* Effect.sleep("50 millis")
-              yield* Ref.update(inside, (x) => x - 1)
-              yield* Ref.update(ran, (x) => x + 1)
-            })
-            const fibers = yield* Effect.forEach(
-              Array.from({ length: 6 }),
-              (_, i) => Effect.fork((i % 2 === 0 ? store : second).withLock("shared", critical))
-            )
-            yield* drive("6 lock holders on two instances", Effect.map(Ref.get(ran), (n) => n === 6))
-            yield* Fiber.joinAll(fibers)
-            assert.strictEqual(yield* Ref.get(most), 1)
+            assert.strictEqual(yield* mostInsideAtOnce("6 lock holders on two instances", [store, second], 6), 1)
           }))
 
         test("a waiter on the other instance gets the lock once the holder is interrupted", (store) =>
           Effect.gen(function*() {
             const second = yield* another
-            const entered = yield* Deferred.make<void>()
-            const holder = yield* Effect.fork(
-              store.withLock("k", Effect.zipRight(Deferred.succeed(entered, void 0), Effect.never))
-            )
-            yield* Deferred.await(entered)
+            const holder = yield* holdLock(store, "k")
             const interruptedWaiter = yield* Effect.fork(second.withLock("k", Effect.void))
             const waiter = yield* Effect.fork(second.withLock("k", Effect.succeed("next")))
             yield* idle(10)
