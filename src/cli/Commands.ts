@@ -610,18 +610,8 @@ const profileAdd = Command.make(
         ], ["revocationUrl", "revocation URL"]] as const
       ) {
         const value = profile[key]
-        if (typeof value === "string") {
-          let ok = false
-          try {
-            const url = new URL(value)
-            ok = url.protocol === "https:" || url.protocol === "http:"
-          } catch {
-            ok = false
-          }
-          if (!ok) {
-            return yield* Effect.fail(Errors.usage(`the ${label} ${Errors.oneLine(value, 100)} is not an http(s) URL`))
-          }
-        }
+        const problem = typeof value === "string" ? Settings.urlProblem(label, value) : undefined
+        if (problem !== undefined) return yield* Effect.fail(Errors.usage(problem))
       }
       if (typeof profile.buffer === "string" && Option.isNone(Settings.parseDuration(profile.buffer))) {
         return yield* Effect.fail(

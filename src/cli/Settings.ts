@@ -20,6 +20,7 @@ import * as path from "node:path"
 import * as ClientAuth from "../ClientAuth.js"
 import * as Grant from "../Grant.js"
 import * as JwtBearer from "../internal/jwtBearer.js"
+import { displayUrl } from "../internal/tokenEndpoint.js"
 import * as Errors from "./Errors.js"
 import * as Profiles from "./Profiles.js"
 
@@ -155,13 +156,29 @@ export const parseDuration = (text: string, allowNegative = false): Option.Optio
 // resolution
 // -----------------------------------------------------------------------------
 
-const isHttpUrl = (value: string): boolean => {
+/**
+ * What is wrong with an endpoint URL, or `undefined` when it is an http(s) URL without credentials. A
+ * password in a URL would be kept in the config file and shown by `profile list`, so the text never
+ * shows it.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const urlProblem = (label: string, value: string): string | undefined => {
+  let url: URL
   try {
-    const url = new URL(value)
-    return (url.protocol === "https:" || url.protocol === "http:") && url.username === "" && url.password === ""
+    url = new URL(value)
   } catch {
-    return false
+    return `the ${label} ${Errors.oneLine(value, 100)} is not an http(s) URL`
   }
+  if (url.username !== "" || url.password !== "") {
+    return `the ${label} ${
+      Errors.oneLine(displayUrl(value), 100)
+    } holds credentials: name the secret with --secret-env, --secret-file or --secret-stdin instead`
+  }
+  return url.protocol === "https:" || url.protocol === "http:"
+    ? undefined
+    : `the ${label} ${Errors.oneLine(value, 100)} is not an http(s) URL`
 }
 
 const canonicalAuth = (name: Profiles.ClientAuthName): ClientAuthMethod =>
@@ -222,10 +239,10 @@ export const resolve = (flags: Flags): Effect.Effect<Settings, Errors.CliError, 
     }
     const grant = grantText as Profiles.GrantName
 
-    const checkUrl = (label: string, value: string | undefined) =>
-      value === undefined || isHttpUrl(value)
-        ? Effect.succeed(value)
-        : fail(`the ${label} ${Errors.oneLine(value, 100)} is not an http(s) URL without credentials${where}`)
+    const checkUrl = (label: string, value: string | undefined) => {
+      const problem = value === undefined ? undefined : urlProblem(label, value)
+      return problem === undefined ? Effect.succeed(value) : fail(`${problem}${where}`)
+    }
 
     const issuer = yield* Effect.flatMap(pick(flags.issuer, "ISSUER", profile.issuer), (v) => checkUrl("issuer", v))
     const tokenUrl = yield* Effect.flatMap(
