@@ -64,11 +64,6 @@ export interface FleetBenchResult {
   readonly rows: ReadonlyArray<FleetBenchRow>
   /** A Markdown section (`## ...`) for BENCHMARKS.md: figures and what was measured. */
   readonly markdown: string
-  /** Set when the section could not run (no `redis-server`): why. */
-  readonly skipped?: string | undefined
-  readonly requests?: { readonly redis: number; readonly memory: number } | undefined
-  /** Median time of a cold `get` answered from the store, in microseconds. */
-  readonly missMicros?: { readonly redis: number; readonly memory: number; readonly added: number } | undefined
 }
 
 // -----------------------------------------------------------------------------
@@ -138,7 +133,7 @@ const missLatency = (server: TokenServer, redisUrl: string, log: (line: string) 
             Scope.extend(serviceScope)
           )
         )
-        // no full collection before the sample (as \`time\` does): right after one, a socket read takes
+        // no full collection before the sample (as `time` does): right after one, a socket read takes
         // milliseconds instead of tens of microseconds, which would bury what Redis adds
         const start = now()
         await Effect.runPromise(tokens.get)
@@ -189,8 +184,7 @@ export const runFleetBench = async (
     log(`   skipped: ${reason}`)
     return {
       rows: [{ measure: "7. Redis fleet", figure: "skipped", target: reason, status: "info" }],
-      markdown: `## Redis store\n\nSkipped: ${reason}.\n`,
-      skipped: reason
+      markdown: `## Redis store\n\nSkipped: ${reason}.\n`
     }
   }
 
@@ -267,12 +261,7 @@ export const runFleetBench = async (
           ? ["", `Note: ${miss.extraRequests} token requests happened during the timed gets (expected none).`]
           : [])
       ].join("\n")
-      return {
-        rows,
-        markdown: `${markdown}\n`,
-        requests: { redis, memory },
-        missMicros: { redis: miss.redis, memory: miss.memory, added: miss.added }
-      } satisfies FleetBenchResult
+      return { rows, markdown: `${markdown}\n` } satisfies FleetBenchResult
     })))
   } finally {
     await server.close()
