@@ -30,7 +30,7 @@ export interface TokenManager<E = never> {
    * with `_tag: "HttpError"`) when no token can be had.
    */
   readonly getToken: () => Promise<string>
-  /** The value of an `Authorization` header for a valid token: `Bearer <token>`. */
+  /** The value of an `Authorization` header for a valid token: `<token_type> <token>` (`Bearer <token>` for a bearer token). */
   readonly authorizationHeader: () => Promise<string>
   /**
    * Forgets the cached token (given a token, the one an API rejected, only if it is still the current
