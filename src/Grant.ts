@@ -112,9 +112,6 @@ export type ClientCredentialsOptions =
     | { readonly clientAuth: ClientAuth.ClientAuth; readonly clientSecret?: undefined }
   )
 
-const scopeString = (scope: string | ReadonlyArray<string> | undefined): string | undefined =>
-  scope === undefined ? undefined : typeof scope === "string" ? scope.trim() : scope.join(" ").trim()
-
 /**
  * The client credentials grant as a value, over the given `HttpClient`.
  *
@@ -126,7 +123,7 @@ export const makeClientCredentials = (
   client: HttpClient.HttpClient
 ): Service => {
   const auth = options.clientAuth === undefined ? ClientAuth.basic(options.clientSecret) : options.clientAuth
-  const scope = scopeString(options.scope)
+  const scope = TokenEndpoint.scopeString(options.scope)
   const grantParams = TokenEndpoint.params([
     ["grant_type", "client_credentials"],
     ["scope", scope],
@@ -465,7 +462,7 @@ export type RefreshTokenOptions =
  * @category constructors
  */
 export const makeRefreshToken = (options: RefreshTokenOptions, client: HttpClient.HttpClient): Service => {
-  const scope = scopeString(options.scope)
+  const scope = TokenEndpoint.scopeString(options.scope)
   const endpoints = InternalDiscovery.endpoints(options, client)
   const endpoint = { clientId: options.clientId, auth: clientAuthOf(options), tokenUrl: endpoints.tokenUrl }
   const tracker = RefreshTokenGrant.makeTracker(options.refreshToken)
@@ -669,7 +666,7 @@ export const consolePrompt = (authorization: DeviceAuthorization): Effect.Effect
  * @category constructors
  */
 export const makeDeviceCode = (options: DeviceCodeOptions, client: HttpClient.HttpClient): Service => {
-  const scope = scopeString(options.scope)
+  const scope = TokenEndpoint.scopeString(options.scope)
   const endpoints = InternalDiscovery.endpoints(options, client)
   const resolved: DeviceCode.Resolved = {
     endpoint: { clientId: options.clientId, auth: clientAuthOf(options), tokenUrl: endpoints.tokenUrl },

@@ -75,9 +75,6 @@ export type Options =
 
 const defaultLifetime = 3600
 
-const scopeString = (scope: string | ReadonlyArray<string> | undefined): string | undefined =>
-  scope === undefined ? undefined : typeof scope === "string" ? scope.trim() : scope.join(" ").trim()
-
 /**
  * The grant's cache key: what distinguishes its tokens (token URL, issuer, subject, audience, scope,
  * client), never the key or the key id (a rotated key still speaks for the same account).
@@ -87,7 +84,7 @@ const scopeString = (scope: string | ReadonlyArray<string> | undefined): string 
 export const keyParts = (
   options: Options
 ): ReadonlyArray<readonly [string, string | ReadonlyArray<string> | undefined]> => {
-  const scope = scopeString(options.scope)
+  const scope = TokenEndpoint.scopeString(options.scope)
   return [
     ["url", options.tokenUrl],
     ["iss", options.issuer],
@@ -128,7 +125,7 @@ export const make = (
     }
     yield* Jwt.assertion(signer, assertionOptions)
 
-    const grantParams = TokenEndpoint.params([["scope", scopeString(options.scope)]])
+    const grantParams = TokenEndpoint.params([["scope", TokenEndpoint.scopeString(options.scope)]])
       .concat(Object.entries(options.extraParams ?? {}))
     const authenticated = (assertion: Redacted.Redacted<string>): Effect.Effect<TokenEndpoint.TokenRequest> => {
       const params: Array<TokenEndpoint.Param> = [["grant_type", grantType], ["assertion", assertion], ...grantParams]

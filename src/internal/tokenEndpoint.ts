@@ -50,6 +50,14 @@ export const params = (
 }
 
 /**
+ * A `scope` option (space-separated, or a list) as the one string the form sends.
+ *
+ * @internal
+ */
+export const scopeString = (scope: string | ReadonlyArray<string> | undefined): string | undefined =>
+  scope === undefined ? undefined : typeof scope === "string" ? scope.trim() : scope.join(" ").trim()
+
+/**
  * A token request authenticated by a client authentication method.
  *
  * @internal
