@@ -182,6 +182,15 @@ export const clientCredentials = (
 ): Layer.Layer<Grant, never, HttpClient.HttpClient> =>
   Layer.effect(Grant, Effect.map(HttpClient.HttpClient, (client) => makeClientCredentials(options, client)))
 
+/** `CLIENT_AUTH`: a `ClientAuth.SecretMethod`, `basic` by default. */
+const clientAuthMethodConfig: Config.Config<ClientAuth.SecretMethod> = Config.literal(
+  "basic",
+  "post",
+  "client_secret_basic",
+  "client_secret_post",
+  "client_secret_jwt"
+)("CLIENT_AUTH").pipe(Config.withDefault("basic" as const))
+
 /**
  * Reads the client credentials options through `Config`, the secret with `Config.redacted`.
  *
@@ -196,11 +205,7 @@ export const clientCredentialsOptionsConfig: Config.Config<ClientCredentialsOpti
   tokenUrl: Config.url("TOKEN_URL").pipe(Config.map((url) => url.toString())),
   clientId: Config.nonEmptyString("CLIENT_ID"),
   clientSecret: Config.redacted("CLIENT_SECRET"),
-  clientAuth: Config.literal("basic", "post", "client_secret_basic", "client_secret_post", "client_secret_jwt")(
-    "CLIENT_AUTH"
-  ).pipe(
-    Config.withDefault("basic" as const)
-  ),
+  clientAuth: clientAuthMethodConfig,
   scope: Config.option(Config.string("SCOPE")),
   audience: Config.option(Config.string("AUDIENCE")),
   resource: Config.option(Config.string("RESOURCE"))
@@ -413,11 +418,7 @@ const commonConfig: Config.Config<CommonSettings> = Config.all({
   issuer: optionalConfig(Config.nonEmptyString("ISSUER")),
   clientId: Config.nonEmptyString("CLIENT_ID"),
   clientSecret: optionalConfig(Config.redacted("CLIENT_SECRET")),
-  clientAuth: Config.literal("basic", "post", "client_secret_basic", "client_secret_post", "client_secret_jwt")(
-    "CLIENT_AUTH"
-  ).pipe(
-    Config.withDefault("basic" as const)
-  ),
+  clientAuth: clientAuthMethodConfig,
   scope: optionalConfig(Config.string("SCOPE"))
 }).pipe(
   Config.mapOrFail((c): Either.Either<CommonSettings, ConfigError.ConfigError> => {
