@@ -21,6 +21,7 @@ import * as ClientAuth from "../ClientAuth.js"
 import * as Grant from "../Grant.js"
 import * as JwtBearer from "../internal/jwtBearer.js"
 import { displayUrl } from "../internal/tokenEndpoint.js"
+import * as TokenStore from "../TokenStore.js"
 import * as Errors from "./Errors.js"
 import * as Profiles from "./Profiles.js"
 
@@ -194,14 +195,11 @@ const stateDirectory = (flag: Option.Option<string>): Effect.Effect<string, Erro
     if (Option.isSome(flag)) return path.resolve(Profiles.expandHome(flag.value, home))
     const fromEnv = yield* Profiles.env("TOKENLAYER_STATE_DIR")
     if (Option.isSome(fromEnv)) return path.resolve(Profiles.expandHome(fromEnv.value, home))
-    const state = yield* Profiles.env("XDG_STATE_HOME")
-    if (Option.isSome(state) && path.isAbsolute(state.value)) return path.join(state.value, "tokenlayer")
-    if (home === undefined) {
-      return yield* Effect.fail(
+    return yield* TokenStore.defaultDirectory.pipe(
+      Effect.mapError(() =>
         Errors.config("no home directory for the token files: set HOME, XDG_STATE_HOME or TOKENLAYER_STATE_DIR")
       )
-    }
-    return path.join(home, ".local", "state", "tokenlayer")
+    )
   })
 
 /**
