@@ -221,10 +221,11 @@ export const sameAccessToken = (self: Token, that: Token): boolean =>
   self === that || Redacted.value(self.accessToken) === Redacted.value(that.accessToken)
 
 /**
- * The value of an `Authorization` header for this token: `Bearer <token>`.
+ * The value of an `Authorization` header for this token: `<token_type> <token>` (`Bearer <token>` for
+ * a bearer token, whatever case the server wrote it in).
  *
- * This is the one place the access token leaves its `Redacted` wrapper; call it when the request is
- * put on the wire.
+ * The access token leaves its `Redacted` wrapper here: call it when the request is put on the wire, and
+ * keep the result out of logs.
  *
  * @since 0.1.0
  * @category utils
