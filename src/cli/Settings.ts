@@ -68,17 +68,13 @@ export type SecretSource =
   | { readonly _tag: "None" }
 
 /**
- * The client authentication methods, by their RFC 7591 names.
+ * The client authentication methods, by their RFC 7591 names (the profile's names without the short
+ * `basic` and `post`).
  *
  * @since 0.1.0
  * @category models
  */
-export type ClientAuthMethod =
-  | "client_secret_basic"
-  | "client_secret_post"
-  | "client_secret_jwt"
-  | "private_key_jwt"
-  | "none"
+export type ClientAuthMethod = Exclude<Profiles.ClientAuthName, "basic" | "post">
 
 /**
  * What a command runs with.
