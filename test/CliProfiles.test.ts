@@ -157,4 +157,22 @@ describe("tokenlayer profile", () => {
       const listed = yield* Cli.run(["profile", "list"], { env: box.env({ TOKENLAYER_CONFIG: own }) })
       assert.match(listed.stdout, /^\* p +client_credentials +https:\/\/auth\.example\.com\/token/)
     }).pipe(Effect.scoped))
+
+  it.live("a URL with credentials is refused, at profile add and from the environment, and never shown", () =>
+    Effect.gen(function*() {
+      const box = yield* Cli.sandbox
+      const withPassword = "https://robot:hunter2-url-pass@auth.example.com/token"
+      const added = yield* Cli.run(["profile", "add", "p", "--token-url", withPassword], { env: box.env() })
+      assert.notStrictEqual(added.code, 0)
+      assert.match(added.stderr, /holds credentials/)
+      assert.isFalse(fs.existsSync(box.configFile) && fs.readFileSync(box.configFile, "utf8").includes("hunter2"))
+      const token = yield* Cli.run(["token", "--client-id", "x"], {
+        env: box.env({ TOKENLAYER_TOKEN_URL: withPassword, TOKENLAYER_CLIENT_SECRET: "s" })
+      })
+      assert.strictEqual(token.code, 3)
+      assert.match(token.stderr, /holds credentials/)
+      for (const output of [added.stdout, added.stderr, token.stdout, token.stderr]) {
+        assert.notInclude(output, "hunter2-url-pass")
+      }
+    }).pipe(Effect.scoped))
 })
