@@ -15,6 +15,8 @@ export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
     testTimeout: 30_000,
-    hookTimeout: 30_000
+    hookTimeout: 30_000,
+    // a run that stops moving fails and says where, instead of hanging until CI's own limit
+    reporters: ["default", "./test/support/watchdog.ts"]
   }
 })
