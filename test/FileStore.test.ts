@@ -249,7 +249,7 @@ describe("TokenStore.layerFile", () => {
         assert.strictEqual(Redacted.value((yield* store.load(key)).accessToken), "at-in-open-directory")
       }))
 
-    it.scoped("a directory path that is a file, and a token path that is a directory, are StoreErrors", () =>
+    it.scoped("a directory path that is a file, and a token path that is a directory or a FIFO, are StoreErrors", () =>
       Effect.gen(function*() {
         const directory = yield* tokenDirectory
         yield* Effect.promise(async () => {
@@ -269,6 +269,15 @@ describe("TokenStore.layerFile", () => {
         const loadError = yield* Effect.flip((yield* makeStore(other)).load(key))
         assert.strictEqual(loadError._tag, "StoreError")
         assert.include(loadError.message, "is not a regular file")
+
+        // a FIFO in the token file's place: refused at once, not opened (which would wait for a writer)
+        const withFifo = path.join(path.dirname(directory), "fifo")
+        yield* Effect.promise(() => fs.mkdir(withFifo, { recursive: true, mode: 0o700 }))
+        const mkfifo = childProcess.spawnSync("mkfifo", ["-m", "600", path.join(withFifo, TokenStore.fileName(key))])
+        assert.strictEqual(mkfifo.status, 0, String(mkfifo.stderr))
+        const fifoError = yield* Effect.flip((yield* makeStore(withFifo)).load(key))
+        assert.strictEqual(fifoError._tag, "StoreError")
+        assert.include(fifoError.message, "is not a regular file")
       }))
   })
 

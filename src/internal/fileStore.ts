@@ -265,6 +265,15 @@ export const make = (options: FileOptions): Effect.Effect<Service, never, FileSy
     /** The bytes of a token file that only its owner can access. */
     const readPrivate = (key: string, file: string) =>
       Effect.scoped(Effect.gen(function*() {
+        // checked before the open too: opening a FIFO waits for a writer, and would hold one of libuv's
+        // four threads (and this load) for as long as nobody writes
+        const before = yield* fs.stat(file).pipe(
+          Effect.catchIf(isNotFound, () => Effect.fail(new TokenError.NotCached({ key }))),
+          Effect.mapError((error) => error._tag === "NotCached" ? error : failed(key, "load", "stat", file)(error))
+        )
+        if (before.type !== "File") {
+          return yield* Effect.fail(storeError(key, "load", `${quote(file)} is not a regular file`))
+        }
         const handle = yield* fs.open(file, { flag: "r" }).pipe(
           Effect.catchIf(isNotFound, () => Effect.fail(new TokenError.NotCached({ key }))),
           Effect.mapError((error) => error._tag === "NotCached" ? error : failed(key, "load", "open", file)(error))
