@@ -10,6 +10,7 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
 import * as childProcess from "node:child_process"
+import * as crypto from "node:crypto"
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -177,17 +178,37 @@ describe("TokenStore.layerFile", () => {
         assert.include(error.message, "1 MiB")
       }))
 
-    it.scoped("a temporary file left by a writer that was killed changes nothing", () =>
+    it.scoped("scratch files left by killed processes change nothing, and the next save deletes them (theirs only)", () =>
       Effect.gen(function*() {
         yield* start
         const directory = yield* tokenDirectory
         const store = yield* makeStore(directory)
         yield* store.save(key, fullToken("at-whole", suiteStart))
         const base = TokenStore.fileName(key).replace(/\.json$/, "")
+        const otherBase = TokenStore.fileName(`${key}-other`).replace(/\.json$/, "")
+        const host = crypto.createHash("sha256").update(os.hostname(), "utf8").digest("hex").slice(0, 8)
+        const otherHost = host === "00000000" ? "11111111" : "00000000"
+        const dead = deadPid()
+        const gone = [
+          `.${base}.${host}.${dead}.0000.tmp`,
+          `.${base}.${host}.${dead}.0001.new`,
+          `.${base}.${host}.${dead}.0002.stale`
+        ]
+        const kept = [
+          `.${base}.${host}.${process.ppid}.0003.tmp`, // a live process (vitest's): still writing
+          `.${base}.${otherHost}.${dead}.0004.tmp`, // another host's process: no telling whether it lives
+          `.${otherBase}.${host}.${dead}.0005.tmp` // another key's: swept by its own saves
+        ]
         yield* Effect.promise(() =>
-          fs.writeFile(path.join(directory, `.${base}.999999.0000.tmp`), "{\"access_t", { mode: 0o600 })
+          Promise.all(
+            [...gone, ...kept].map((name) => fs.writeFile(path.join(directory, name), "{\"access_t", { mode: 0o600 }))
+          )
         )
         assert.strictEqual(Redacted.value((yield* store.load(key)).accessToken), "at-whole")
+
+        yield* store.save(key, fullToken("at-next", suiteStart))
+        assert.deepStrictEqual(yield* listing(directory), [...kept, TokenStore.fileName(key)].sort())
+        assert.strictEqual(Redacted.value((yield* store.load(key)).accessToken), "at-next")
       }))
   })
 

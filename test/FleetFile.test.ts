@@ -274,6 +274,9 @@ describe("a process killed while it writes token files", () => {
         assert.isAbove(seen.numbers.size, 20)
         const info = yield* Effect.promise(() => fs.stat(path.join(directory, TokenStore.fileName(key))))
         assert.strictEqual(info.mode & 0o777, 0o600)
+        // the killed writers' temporary files, left behind: the next save deletes them all
+        yield* store.save(key, yield* store.load(key))
+        assert.deepStrictEqual(yield* Effect.promise(() => fs.readdir(directory)), [TokenStore.fileName(key)])
       }).pipe(Effect.scoped),
     180_000
   )

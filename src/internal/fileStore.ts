@@ -13,6 +13,11 @@
  * - Writes: a temporary file in the same directory (`wx`, 0600), written, fsynced, closed, then renamed
  *   over the token file, and the directory fsynced: a reader sees the old file or the new one, never
  *   half of one, even if the writer is killed.
+ * - Scratch files (the temporary file of a write, the staging file of a lock, a stale lock moved aside)
+ *   are named `.<slug>-<hash>.<host>.<pid>.<nonce>.<kind>` (`host`: 8 hex digits of the host name's
+ *   SHA-256). A process killed between creating one and renaming or deleting it leaves it behind; each
+ *   save deletes the key's scratch files of processes of this host that no longer exist, so a killed
+ *   command-line tool leaves nothing that lasts.
  * - Lock: `<slug>-<hash>.lock`, holding the owner's pid, host, a nonce and the time (Clock), created
  *   exclusively and whole: a staging file (`wx`) gets the content and a modification time from the
  *   Clock, then is hard-linked to the lock's name (`link` never replaces: exclusive); where there are
@@ -84,6 +89,16 @@ const baseName = (key: string): string => {
 export const fileName = (key: string): string => `${baseName(key)}.json`
 
 const nonce = (): string => crypto.randomBytes(8).toString("hex")
+
+/** This host, as scratch file names show it. */
+const hostTag = crypto.createHash("sha256").update(os.hostname(), "utf8").digest("hex").slice(0, 8)
+
+/** `.<base>.<host>.<pid>.`: how the scratch files of a key written by this process start. */
+const scratchPrefix = (key: string): string => `.${baseName(key)}.${hostTag}.`
+
+/** A new scratch file name for `key`, of this process. */
+const scratchName = (key: string, kind: "tmp" | "new" | "stale"): string =>
+  `${scratchPrefix(key)}${process.pid}.${nonce()}.${kind}`
 
 /** A path in single quotes, for a shell command in an error message. */
 const quote = (file: string): string => `'${file.replace(/'/g, "'\\''")}'`
@@ -350,7 +365,7 @@ export const make = (options: FileOptions): Effect.Effect<Service, never, FileSy
     const save = (key: string, token: Token.Token): Effect.Effect<void, TokenError.StoreError> =>
       Effect.suspend(() => {
         const file = tokenFile(key)
-        const temporary = path.join(directory, `.${baseName(key)}.${process.pid}.${nonce()}.tmp`)
+        const temporary = path.join(directory, scratchName(key, "tmp"))
         let leftover = false
         return Effect.gen(function*() {
           yield* checkDirectory(key, "save", true)
@@ -371,6 +386,7 @@ export const make = (options: FileOptions): Effect.Effect<Service, never, FileSy
           )
           leftover = false
           yield* syncDirectory
+          yield* sweep(key)
         }).pipe(
           noDefects(key, "save"),
           Effect.onExit((exit) =>
@@ -380,6 +396,19 @@ export const make = (options: FileOptions): Effect.Effect<Service, never, FileSy
           )
         )
       })
+
+    /** Deletes the scratch files of `key` left by processes of this host that no longer exist. */
+    const sweep = (key: string): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        const prefix = scratchPrefix(key)
+        const names = yield* fs.readDirectory(directory)
+        for (const name of names) {
+          if (!name.startsWith(prefix)) continue
+          const pid = Number(name.slice(prefix.length).split(".")[0])
+          if (!Number.isSafeInteger(pid) || pid === process.pid || isAlive(pid)) continue
+          yield* fs.remove(path.join(directory, name)).pipe(Effect.ignore)
+        }
+      }).pipe(Effect.ignore, Effect.catchAllDefect(() => Effect.void))
 
     const remove = (key: string): Effect.Effect<void, TokenError.StoreError> =>
       Effect.gen(function*() {
@@ -421,7 +450,7 @@ export const make = (options: FileOptions): Effect.Effect<Service, never, FileSy
           Effect.catchIf(isAlreadyExists, () => Effect.succeed(false)),
           Effect.mapError(failed(key, "lock", "create the lock file", file))
         )
-        const staging = path.join(directory, `.${baseName(key)}.lock.${nonce()}.new`)
+        const staging = path.join(directory, scratchName(key, "new"))
         const linked = yield* write(staging).pipe(
           Effect.zipRight(touch(staging, now).pipe(Effect.ignore)),
           Effect.mapError(failed(key, "lock", "create", staging)),
@@ -484,7 +513,7 @@ export const make = (options: FileOptions): Effect.Effect<Service, never, FileSy
      */
     const takeOver = (key: string, file: string, stale: Stale): Effect.Effect<void, TokenError.StoreError> =>
       Effect.gen(function*() {
-        const aside = path.join(directory, `.${baseName(key)}.lock.${nonce()}.stale`)
+        const aside = path.join(directory, scratchName(key, "stale"))
         const moved = yield* fs.rename(file, aside).pipe(
           Effect.as(true),
           Effect.catchIf(isNotFound, () => Effect.succeed(false)),
