@@ -16,6 +16,8 @@ export default defineConfig({
     include: ["test/**/*.test.ts"],
     testTimeout: 30_000,
     hookTimeout: 30_000,
+    // a failing assertion on a large object graph is reported, instead of hanging its worker
+    setupFiles: ["./test/support/boundedFailures.ts"],
     // a run that stops moving fails and says where, instead of hanging until CI's own limit
     reporters: ["default", "./test/support/watchdog.ts"]
   }
