@@ -12,6 +12,9 @@
  * - when the run has ended but the process is still alive 60 s later, it prints the same and exits with
  *   the run's own result (every test had its verdict by then).
  *
+ * Before it exits it kills every process under vitest (SIGKILL): a worker left running would keep
+ * spinning, and keep CI's output open, after vitest is gone.
+ *
  * It prints nothing else. It reads wall time through `performance.now()`: it measures the test run
  * itself, which no Effect Clock drives.
  */
@@ -22,6 +25,23 @@ const idleSeconds = Number(process.env.TOKENLAYER_TEST_IDLE_SECONDS ?? "300")
 const exitGraceSeconds = 60
 
 const since = (start: number) => `${Math.round((performance.now() - start) / 1000)} s`
+
+/** The `ps` lines of the children of `pid`. */
+const children = (pid: number): Array<string> => {
+  const listed = childProcess.spawnSync("ps", ["-o", "pid,ppid,stat,etime,args", "--ppid", String(pid)], {
+    encoding: "utf8",
+    timeout: 5_000
+  })
+  return (listed.stdout ?? "").split("\n").slice(1).filter((line) => line.trim() !== "")
+}
+
+const pidOf = (line: string): number => Number(line.trim().split(/\s+/)[0])
+
+/** Every process under this one, depth first, with its depth. */
+const descendants = (pid: number, depth = 0): Array<{ readonly line: string; readonly depth: number }> =>
+  children(pid).flatMap((line) =>
+    pidOf(line) === process.pid || depth > 8 ? [] : [{ line, depth }, ...descendants(pidOf(line), depth + 1)]
+  )
 
 export default class Watchdog implements Reporter {
   private lastEvent = performance.now()
@@ -67,7 +87,7 @@ export default class Watchdog implements Reporter {
     if (this.timer !== undefined) clearInterval(this.timer)
     const passed = reason === "passed" && errors.length === 0 && modules.every((module) => module.ok())
     setTimeout(() => {
-      this.report(`the test run ended ${exitGraceSeconds} s ago, but vitest has not exited`)
+      this.reportAndKill(`the test run ended ${exitGraceSeconds} s ago, but vitest has not exited`)
       process.exit(passed ? 0 : 1)
     }, exitGraceSeconds * 1000).unref()
   }
@@ -78,29 +98,22 @@ export default class Watchdog implements Reporter {
 
   private check() {
     if (performance.now() - this.lastEvent < idleSeconds * 1000) return
-    this.report(`nothing has started or ended for ${idleSeconds} s: the test run is stuck`)
+    this.reportAndKill(`nothing has started or ended for ${idleSeconds} s: the test run is stuck`)
     process.exit(1)
   }
 
-  private report(what: string) {
+  private reportAndKill(what: string) {
     const lines = [`\nwatchdog: ${what}`]
     for (const [id, start] of this.modules) lines.push(`  file running for ${since(start)}: ${id}`)
     for (const test of this.tests.values()) lines.push(`  test running for ${since(test.start)}: ${test.name}`)
-    lines.push("  processes under vitest:")
-    const tree = childProcess.spawnSync("ps", ["-o", "pid,ppid,stat,etime,args", "--ppid", String(process.pid)], {
-      encoding: "utf8",
-      timeout: 5_000
-    })
-    const workers = (tree.stdout ?? "").split("\n").slice(1).filter((line) => line.trim() !== "")
-    for (const line of workers) lines.push(`    ${line.slice(0, 200)}`)
-    for (const line of workers) {
-      const pid = line.trim().split(/\s+/)[0]
-      const children = childProcess.spawnSync("ps", ["-o", "pid,ppid,stat,etime,args", "--ppid", pid!], {
-        encoding: "utf8",
-        timeout: 5_000
-      })
-      for (const child of (children.stdout ?? "").split("\n").slice(1)) {
-        if (child.trim() !== "") lines.push(`      ${child.slice(0, 200)}`)
+    lines.push("  processes under vitest (killed now):")
+    const tree = descendants(process.pid).filter(({ line }) => !/\bps -o /.test(line))
+    for (const { depth, line } of tree) lines.push(`    ${"  ".repeat(depth)}${line.slice(0, 200)}`)
+    for (const { line } of tree) {
+      try {
+        process.kill(pidOf(line), "SIGKILL")
+      } catch {
+        // gone already
       }
     }
     process.stderr.write(`${lines.join("\n")}\n`)
