@@ -214,7 +214,7 @@ describe("Grant.jwtBearer against AuthServer", () => {
         assert.strictEqual(b!.exp, startSeconds + 600 + 3600)
         // the server saw both, and refused neither
         const stats = yield* AuthServer.stats
-        assert.deepStrictEqual(stats.tokenRequestsBy, { "-": { issued: 2 } })
+        assert.deepStrictEqual(stats.tokenRequestsBy, { [EMAIL]: { issued: 2 } }) // by the assertion's iss
       }).pipe(Effect.provide(tokensFor((server) => dtOptions(server.tokenUrl))))
   )
 

@@ -231,7 +231,8 @@ export const make = (
       Effect.gen(function*() {
         tokenRequests++
         const endpointRequest = yield* readForm(request)
-        const clientId = OAuth.claimedClientId(endpointRequest) ?? "-"
+        const clientId = OAuth.claimedClientId(endpointRequest) ??
+          OAuth.assertionIssuer(endpointRequest.form.get("assertion")) ?? "-"
         const fault = faultQueue.shift() ?? alwaysFault
 
         switch (fault?._tag) {

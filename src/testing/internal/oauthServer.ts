@@ -231,6 +231,24 @@ export const claimedClientId = (request: EndpointRequest): string | undefined =>
 }
 
 /**
+ * The `iss` of a JWT-bearer grant's assertion (RFC 7523 §2.1), read without checking it: who the request
+ * says it is, for counting only.
+ *
+ * @internal
+ */
+export const assertionIssuer = (assertion: string | null): string | undefined => {
+  const payload = assertion?.split(".")[1]
+  if (payload === undefined) return undefined
+  try {
+    const claims: unknown = JSON.parse(Buffer.from(payload, "base64url").toString("utf8"))
+    const iss = typeof claims === "object" && claims !== null ? (claims as { readonly iss?: unknown }).iss : undefined
+    return typeof iss === "string" && iss !== "" ? iss : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
  * Authenticates the client of a request (RFC 6749 §2.3): exactly one method, a registered client, the
  * method it registered for, and the right secret. Every refusal is `invalid_client` (401), with a Basic
  * challenge when HTTP Basic was expected or attempted.
