@@ -292,7 +292,7 @@ export interface Stats {
   /** Token requests received (counted on arrival, hung ones too). */
   readonly tokenRequests: number
   /**
-   * Token requests by client id (as the request claimed it: the authenticated client, else `client_id`,
+   * Token requests by client id (as the request claimed it, checked or not: HTTP Basic or `client_id`,
    * else the `iss` of a JWT-bearer assertion; `-` when it named none) and outcome: `issued`,
    * the RFC 6749 error code (`invalid_client`, ...), or the `_tag` of the fault that replaced the answer
    * (`Status`, `Hang`, `Reset`, `MalformedJson`, `Html`).
