@@ -44,6 +44,8 @@ const tooLarge = (value: unknown): boolean => {
   const walk = (node: unknown, depth: number): boolean => {
     if (!isObject(node) || path.has(node) || depth > 20) return false
     if (++visited > nodeBudget) return true
+    // a Buffer or typed array is printed as a list of numbers: a leaf, charged for its length
+    if (ArrayBuffer.isView(node)) return (visited += Math.ceil(node.byteLength / 64)) > nodeBudget
     path.add(node)
     try {
       if (node instanceof Map) {
@@ -51,7 +53,10 @@ const tooLarge = (value: unknown): boolean => {
       } else if (node instanceof Set) {
         for (const entry of node) if (walk(entry, depth + 1)) return true
       }
-      for (const key of keysOf(node)) if (walk(read(node, key), depth + 1)) return true
+      const keys = keysOf(node)
+      visited += Math.floor(keys.length / 8) // a wide object costs its keys, even those holding no object
+      if (visited > nodeBudget) return true
+      for (const key of keys) if (walk(read(node, key), depth + 1)) return true
       return false
     } finally {
       path.delete(node)
@@ -70,6 +75,7 @@ const bounded = (value: unknown): string => {
     if (typeof node === "function") return `[Function ${node.name || "anonymous"}]`
     if (!isObject(node)) return String(node)
     const name = node.constructor?.name ?? "Object"
+    if (ArrayBuffer.isView(node)) return `[${name} of ${node.byteLength} bytes]`
     if (--budget < 0 || depth >= printedDepth) return `[${name}]`
     const entries: Array<[string, unknown]> = node instanceof Map
       ? [...node].map(([key, entry]) => [String(key), entry])

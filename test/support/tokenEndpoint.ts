@@ -68,21 +68,29 @@ export class TokenEndpoint extends Context.Tag("test/TokenEndpoint")<TokenEndpoi
 /** One turn of the event loop, so that sockets make progress; no timer, so TestClock is not involved. */
 export const ioTurn: Effect.Effect<void> = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
 
+/** A pause of 2 ms of real time: a timer of Node's, not of the Clock, so TestClock is not involved. */
+const realPause: Effect.Effect<void> = Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 2)))
+
 /**
- * Repeats `check` between turns of the event loop until it returns `true`. Fails the test (a defect) after
- * `maxTurns` turns instead of hanging.
+ * Repeats `check` until it returns `true`: between turns of the event loop at first, then every 2 ms of
+ * real time (so that a wait on another process leaves it the CPU). Fails the test (a defect) after
+ * `maxMillis` of real time instead of hanging. Real time, read with `performance.now()`: it bounds the
+ * test itself, which no Clock drives.
  */
 export const pollUntil = (
   what: string,
   check: Effect.Effect<boolean>,
-  maxTurns = 50_000
+  maxMillis = 30_000
 ): Effect.Effect<void> =>
   Effect.gen(function*() {
-    for (let turn = 0; turn < maxTurns; turn++) {
+    const deadline = performance.now() + maxMillis
+    for (let turn = 0;; turn++) {
       if (yield* check) return
-      yield* ioTurn
+      if (performance.now() > deadline) {
+        return yield* Effect.dieMessage(`gave up waiting for ${what} (${maxMillis / 1000} s)`)
+      }
+      yield* turn < 1_000 ? ioTurn : realPause
     }
-    return yield* Effect.dieMessage(`gave up waiting for ${what}`)
   })
 
 const toResponder = (replies: Reply | ReadonlyArray<Reply> | Responder): Responder => {
