@@ -513,6 +513,12 @@ export const make = (options: FileOptions): Effect.Effect<Service, never, FileSy
      */
     const takeOver = (key: string, file: string, stale: Stale): Effect.Effect<void, TokenError.StoreError> =>
       Effect.gen(function*() {
+        // the lock may have been taken over and taken again since we looked: then it is not the one
+        // judged stale, and moving it aside would take a live lock away from its holder (checked right
+        // before the rename, which leaves a much smaller window than the look did; the check after the
+        // rename catches the rest)
+        const current = yield* fs.stat(file).pipe(Effect.option)
+        if (Option.isNone(current) || Option.getOrUndefined(current.value.ino) !== stale.ino) return
         const aside = path.join(directory, scratchName(key, "stale"))
         const moved = yield* fs.rename(file, aside).pipe(
           Effect.as(true),
