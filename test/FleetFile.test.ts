@@ -146,7 +146,7 @@ describe("the lock holder of a fleet", () => {
     () =>
       Effect.gen(function*() {
         const { endpoint, fleet, holder, othersAnswer, pid } = yield* fetchingFleet(4, {
-          staleAfterMillis: 1500,
+          staleAfterMillis: 3000,
           lockTimeoutMillis: 600_000
         })
         process.kill(pid, "SIGSTOP")
@@ -172,12 +172,13 @@ describe("the lock holder of a fleet", () => {
     () =>
       Effect.gen(function*() {
         const endpoint = yield* TokenEndpoint.TokenEndpoint
-        // a fetch that lasts more than twice staleAfter
-        yield* endpoint.respond(slowFirst("4 seconds"))
+        // a fetch that lasts more than twice staleAfter (a heartbeat every second: a holder would have to
+        // stall for 2 s on end to lose its lock)
+        yield* endpoint.respond(slowFirst("7 seconds"))
         const directory = yield* tempDirectory
         const fleet = yield* Fleet.start(4, {
           tokenUrl: endpoint.url,
-          store: { kind: "file", directory, staleAfterMillis: 1500 },
+          store: { kind: "file", directory, staleAfterMillis: 3000 },
           lockTimeoutMillis: 600_000
         })
         const answers = yield* fleet.broadcast({ cmd: "get" })
@@ -233,18 +234,25 @@ describe("a process killed while it writes token files", () => {
               Effect.sync(() =>
                 childProcess.spawn(process.execPath, args, {
                   env: { ...process.env, [writerConfigVariable]: JSON.stringify(config) },
-                  stdio: ["pipe", "pipe", "inherit"]
+                  stdio: ["pipe", "pipe", "pipe"]
                 })
               ),
               (child) => Effect.sync(() => child.kill("SIGKILL"))
             )
+            let stderr = ""
+            child.stderr.on("data", (chunk: Buffer) => {
+              stderr = (stderr + chunk.toString()).slice(-2000)
+            })
             const exited = Effect.async<void>((resume) => {
               if (child.exitCode !== null || child.signalCode !== null) return resume(Effect.void)
               child.once("exit", () => resume(Effect.void))
             })
             yield* Effect.async<void>((resume) => {
               child.stdout.on("data", (chunk: Buffer) => chunk.toString().includes("started") && resume(Effect.void))
-              child.once("exit", (code) => resume(Effect.dieMessage(`writer exited (${code}) before it started`)))
+              child.once(
+                "exit",
+                (code) => resume(Effect.dieMessage(`writer exited (${code}) before it started; stderr: ${stderr}`))
+              )
             }).pipe(Effect.timeout("60 seconds"), Effect.orDie)
             // let it write for a random while (a save takes a few milliseconds: two fsyncs), then kill it
             yield* Effect.sleep(Duration.millis(yield* Random.nextIntBetween(0, 15)))

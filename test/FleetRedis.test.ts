@@ -65,7 +65,7 @@ describeRedis("a fleet of 8 processes sharing Redis", () => {
           tokenUrl: endpoint.url,
           // a short lease, so that the test is quick; the lock timeout is long, so that a waiter that got
           // a token can only have had it through the lease (falling back after the timeout would mean 8 requests)
-          store: { kind: "redis", url: server.url, prefix, leaseMillis: 1_500 },
+          store: { kind: "redis", url: server.url, prefix, leaseMillis: 3_000 },
           lockTimeoutMillis: 60_000
         })
 

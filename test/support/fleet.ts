@@ -120,8 +120,14 @@ const makeLauncher = async (name: string, snapshot: boolean): Promise<Launcher> 
       cwd: bundleDirectory,
       stdio: "ignore"
     })
+    // a build that does not end (something its code starts at load time keeps it alive) is given up:
+    // the plain bundle works too, only slower to start
+    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000)
     child.once("error", () => resolve(false))
-    child.once("exit", (code) => resolve(code === 0))
+    child.once("exit", (code) => {
+      clearTimeout(timer)
+      resolve(code === 0)
+    })
   })
   if (!built) return { args: [outfile] }
   fs.renameSync(building, blob)

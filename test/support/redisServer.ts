@@ -20,7 +20,7 @@ import * as path from "node:path"
 /** Whether `redis-server` can be run here, and if not, why. */
 export const availability: { readonly available: true } | { readonly available: false; readonly reason: string } =
   (() => {
-    const probe = spawnSync("redis-server", ["--version"], { encoding: "utf8" })
+    const probe = spawnSync("redis-server", ["--version"], { encoding: "utf8", timeout: 10_000 })
     if (probe.error !== undefined || probe.status !== 0) {
       return {
         available: false,
@@ -169,13 +169,26 @@ export const start = (options: Options = {}): Effect.Effect<Service, never, Scop
       (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
     )
     let child: ChildProcess | undefined
-    // a free port can be taken by someone else before the server binds it: try a few
+    // set when the scope closes: a server that finishes starting after that (the test timed out while
+    // it started) is killed at once rather than left running
+    let closed = false
+    const adopt = async (started: ChildProcess) => {
+      if (closed) return killServer(started)
+      child = started
+    }
+    yield* Effect.addFinalizer(() =>
+      Effect.promise(() => {
+        closed = true
+        return child === undefined ? Promise.resolve() : killServer(child)
+      })
+    )
+    // a free port can be taken by someone else before the server binds it: try twice
     const port = yield* Effect.promise(async () => {
       let lastError: unknown
-      for (let attempt = 0; attempt < (options.port === undefined ? 5 : 1); attempt++) {
+      for (let attempt = 0; attempt < (options.port === undefined ? 2 : 1); attempt++) {
         const port = options.port ?? await freePort()
         try {
-          child = await spawnServer(port, dir, options)
+          await adopt(await spawnServer(port, dir, options))
           return port
         } catch (error) {
           lastError = error
@@ -183,7 +196,6 @@ export const start = (options: Options = {}): Effect.Effect<Service, never, Scop
       }
       throw lastError
     })
-    yield* Effect.addFinalizer(() => Effect.promise(() => child === undefined ? Promise.resolve() : killServer(child)))
     const auth = options.password === undefined ? "" : `:${encodeURIComponent(options.password)}@`
     return {
       port,
@@ -191,7 +203,7 @@ export const start = (options: Options = {}): Effect.Effect<Service, never, Scop
       kill: Effect.promise(() => child === undefined ? Promise.resolve() : killServer(child)),
       restart: Effect.promise(async () => {
         if (child !== undefined) await killServer(child)
-        child = await spawnServer(port, dir, options)
+        await adopt(await spawnServer(port, dir, options))
       }),
       running: Effect.sync(() => child !== undefined && child.exitCode === null && child.signalCode === null)
     }
