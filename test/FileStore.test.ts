@@ -3,6 +3,7 @@ import { SystemError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
 import { assert, describe, it } from "@effect/vitest"
 import * as ConfigProvider from "effect/ConfigProvider"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -18,6 +19,7 @@ import { RefreshPolicy, RetryPolicy, Token, TokenService, TokenStore } from "tok
 import { TestGrant } from "tokenlayer/testing"
 import { captureLogs } from "./support/logs.js"
 import { assertSameToken, driveJoin, fullToken, idle, isDone, oddKeys, suiteStart } from "./support/storeSuite.js"
+import { pollUntil } from "./support/tokenEndpoint.js"
 
 /** A fresh temporary directory (removed with the scope) and, inside it, the store's directory. */
 const tokenDirectory = Effect.acquireRelease(
@@ -42,7 +44,9 @@ const listing = (directory: string) => Effect.promise(() => fs.readdir(directory
 
 /** The pid of a process that has ended. */
 const deadPid = (): number => {
-  const child = childProcess.spawnSync(process.execPath, ["-e", "0"])
+  // bounded: a hung spawn must not hang the run (also called while the tests are collected); a child
+  // killed at the timeout has ended all the same
+  const child = childProcess.spawnSync(process.execPath, ["-e", "0"], { timeout: 10_000 })
   return child.pid!
 }
 
@@ -59,6 +63,30 @@ const ownerContent = (pid: number, host = os.hostname()) =>
   `${JSON.stringify({ pid, host, nonce: "planted", acquiredAt: new Date(suiteStart).toISOString() })}\n`
 
 const start = TestClock.setTime(suiteStart)
+
+/**
+ * Like `idle(steps)`, but after every step waits, in real time and with the Clock standing still, until
+ * `sleepers` fibers sleep on the TestClock again (or `fiber` has ended): their file I/O is over.
+ * TestClock.adjust does not wait for I/O (a fiber waiting on a file operation counts as suspended), and
+ * on a loaded machine a look at the lock file may take any number of steps.
+ */
+const idleSettled = (
+  steps: number,
+  sleepers: number,
+  fiber: Fiber.Fiber<unknown, unknown>,
+  step: Duration.DurationInput = "10 millis"
+): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const settled = Effect.zipWith(
+      isDone(fiber),
+      TestClock.sleeps(),
+      (done, sleeps) => done || sleeps.length >= sleepers
+    )
+    for (let i = 0; i < steps; i++) {
+      yield* TestClock.adjust(step)
+      yield* pollUntil(`${sleepers} fiber(s) to wait on the Clock again, their file I/O over`, settled)
+    }
+  })
 
 const key = "grant=client_credentials;token_url=https://auth.example.com/oauth2/token;client_id=app"
 
@@ -403,8 +431,9 @@ describe("TokenStore.layerFile", () => {
         const directory = yield* tokenDirectory
         const one = yield* makeStore(directory)
         const two = yield* makeStore(directory)
-        const holder = yield* Effect.fork(one.withLock(key, Effect.never))
-        yield* idle(3)
+        const entered = yield* Effect.makeLatch(false)
+        const holder = yield* Effect.fork(one.withLock(key, Effect.zipRight(entered.open, Effect.never)))
+        yield* entered.await
         const waiter = yield* Effect.fork(two.withLock(key, Effect.void))
         yield* idle(10)
         assert.isFalse(yield* isDone(waiter))
@@ -464,10 +493,13 @@ describe("TokenStore.layerFile", () => {
         const directory = yield* tokenDirectory
         const one = yield* makeStore(directory, { staleAfter: "2 seconds" })
         const two = yield* makeStore(directory, { staleAfter: "2 seconds" })
-        const holder = yield* Effect.fork(one.withLock(key, Effect.never))
-        yield* idle(3)
+        const entered = yield* Effect.makeLatch(false)
+        const holder = yield* Effect.fork(one.withLock(key, Effect.zipRight(entered.open, Effect.never)))
+        yield* entered.await
         const waiter = yield* Effect.fork(two.withLock(key, Effect.succeed("after")))
-        for (let i = 0; i < 300; i++) yield* TestClock.adjust("20 millis")
+        // 300 × 20 ms; after each step the heartbeat's read and touch, and the waiter's look at the lock,
+        // end before the Clock moves on: a slow disk must not make a live lock look stale
+        yield* idleSettled(300, 2, waiter, "20 millis")
         assert.isFalse(yield* isDone(waiter), "the lock held for 3 times staleAfter was not taken over")
         yield* Fiber.interrupt(holder)
         assert.deepStrictEqual(yield* driveJoin("the released lock", waiter), Exit.succeed("after"))
@@ -495,7 +527,8 @@ describe("TokenStore.layerFile", () => {
               : nodeFs.rename(from, to)
         }))
         const waiter = yield* Effect.fork(store.withLock(key, Effect.void))
-        yield* idle(20)
+        // each look (create, link, stat, rename, link back, unlink...) ends with the waiter asleep again
+        yield* idleSettled(20, 1, waiter)
         assert.isTrue(raced)
         assert.isFalse(yield* isDone(waiter), "the fresh lock is respected")
         assert.strictEqual(yield* Effect.promise(() => fs.readFile(lock, "utf8")), fresh)
