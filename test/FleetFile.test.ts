@@ -43,15 +43,9 @@ describe("a fleet of 8 processes sharing a file store", () => {
     }).pipe(Effect.scoped, Effect.provide(TokenEndpoint.layer)), 120_000)
 })
 
-/** Polls (real time, bounded) until `check` holds. */
+/** Polls (real time, at most a minute: processes on a loaded machine) until `check` holds. */
 const eventually = (what: string, check: Effect.Effect<boolean>): Effect.Effect<void> =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 3000; i++) {
-      if (yield* check) return
-      yield* Effect.sleep("20 millis")
-    }
-    return yield* Effect.dieMessage(`gave up waiting for ${what}`)
-  })
+  TokenEndpoint.pollUntil(what, check, 60_000)
 
 /** The pid in the (only) lock file of `directory`, once there is one. */
 const lockOwner = (directory: string): Effect.Effect<number> =>

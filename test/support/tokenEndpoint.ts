@@ -68,11 +68,11 @@ export class TokenEndpoint extends Context.Tag("test/TokenEndpoint")<TokenEndpoi
 /** One turn of the event loop, so that sockets make progress; no timer, so TestClock is not involved. */
 export const ioTurn: Effect.Effect<void> = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
 
-/** A pause of 2 ms of real time: a timer of Node's, not of the Clock, so TestClock is not involved. */
-const realPause: Effect.Effect<void> = Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 2)))
+/** A pause of 10 ms of real time: a timer of Node's, not of the Clock, so TestClock is not involved. */
+const realPause: Effect.Effect<void> = Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 10)))
 
 /**
- * Repeats `check` until it returns `true`: between turns of the event loop at first, then every 2 ms of
+ * Repeats `check` until it returns `true`: between turns of the event loop at first, then every 10 ms of
  * real time (so that a wait on another process leaves it the CPU). Fails the test (a defect) after
  * `maxMillis` of real time instead of hanging. Real time, read with `performance.now()`: it bounds the
  * test itself, which no Clock drives.

@@ -7,8 +7,9 @@
  * This reporter runs in vitest's main process and watches the run from outside:
  *
  * - when no test, hook or file has started or ended for `TOKENLAYER_TEST_IDLE_SECONDS` (default 300;
- *   the longest test here takes two minutes at most), it prints the files and tests still running, with
- *   how long each has been running, and the test processes' children, then exits with code 1;
+ *   no test here has a timeout over three minutes), it prints the files and tests still running, with
+ *   how long each has been running (a test whose start was never reported, because its worker blocked
+ *   at once, shows as its file only), and the processes under vitest, then exits with code 1;
  * - when the run has ended but the process is still alive 60 s later, it prints the same and exits with
  *   the run's own result (every test had its verdict by then).
  *
