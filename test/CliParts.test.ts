@@ -12,6 +12,19 @@ import * as Output from "../src/cli/Output.js"
 import * as Qr from "../src/cli/Qr.js"
 import * as Settings from "../src/cli/Settings.js"
 
+describe("endpoint URLs", () => {
+  it("what is wrong, never the password, even in a mistyped URL", () => {
+    assert.isUndefined(Settings.urlProblem("token URL", "https://auth.example.com/token"))
+    assert.match(Settings.urlProblem("token URL", "ftp://auth.example.com/token")!, /is not an http\(s\) URL/)
+    assert.match(Settings.urlProblem("token URL", "auth example")!, /'?auth example'? is not an http\(s\) URL/)
+    for (const value of ["https://app:s3cret@auth.example.com/token", "https//app:s3cret@auth.example.com/token"]) {
+      const problem = Settings.urlProblem("token URL", value)!
+      assert.isString(problem, value)
+      assert.notInclude(problem, "s3cret")
+    }
+  })
+})
+
 describe("durations", () => {
   it("as people write them", () => {
     const parse = (text: string, negative = false) => Option.getOrUndefined(Settings.parseDuration(text, negative))

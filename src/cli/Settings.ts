@@ -166,7 +166,9 @@ export const urlProblem = (label: string, value: string): string | undefined => 
   try {
     url = new URL(value)
   } catch {
-    return `the ${label} ${Errors.oneLine(value, 100)} is not an http(s) URL`
+    // a mistyped URL may still hold a password before its "@": not repeated then
+    const shown = value.includes("@") ? "(not shown: it has an @)" : Errors.oneLine(value, 100)
+    return `the ${label} ${shown} is not an http(s) URL`
   }
   if (url.username !== "" || url.password !== "") {
     return `the ${label} ${
