@@ -13,6 +13,7 @@ import {
   Option,
   Random,
   Redacted,
+  Ref,
   TestClock,
   Tracer
 } from "effect"
@@ -404,9 +405,11 @@ describe("TokenService", () => {
         const times = (yield* TestGrant.requestTimes).map((t) => t.epochMillis)
         assert.strictEqual(times.length, 4)
         const gaps = times.slice(1).map((t, i) => t - times[i]!)
-        // 500 ms, 1 s, 2 s, each jittered by ±20 %, seen in 250 ms steps
-        assert.isTrue(gaps[0]! >= 400 && gaps[0]! <= 750, `gaps ${gaps}`)
-        assert.isTrue(gaps[1]! > gaps[0]! && gaps[2]! > gaps[1]!, `gaps ${gaps}`)
+        // 500 ms, 1 s, 2 s, each jittered by ±20 %, seen in 250 ms steps; never less than a second
+        // (`minTokenLifetime`): a token endpoint in trouble is asked at most once a second
+        assert.isTrue(gaps[0]! >= 1000 && gaps[0]! <= 1250, `gaps ${gaps}`)
+        assert.isTrue(gaps[1]! >= 1000 && gaps[1]! <= 1250, `gaps ${gaps}`)
+        assert.isTrue(gaps[2]! >= 1600 && gaps[2]! <= 2500, `gaps ${gaps}`)
       }).pipe(Effect.provide(makeLayer({ retry: RetryPolicy.layerDefault }))))
 
     it.effect("Retry-After is honoured", () =>
@@ -997,9 +1000,50 @@ describe("TokenService", () => {
         assert.strictEqual(accessToken(token), "test-access-token-1")
         assert.strictEqual(yield* TestGrant.requests, 1)
         assert.isTrue(logs.some((l) => l.includes("token store load failed")))
-        assert.isTrue(logs.some((l) => l.includes("token store lock failed")))
-        assert.isTrue(logs.some((l) => l.includes("token store save failed")))
+        // once a load failed, the renewal asks the store nothing more (no lock, no save)
+        assert.isFalse(logs.some((l) => l.includes("token store lock failed")))
+        assert.isFalse(logs.some((l) => l.includes("token store save failed")))
+        assert.strictEqual(logs.filter((l) => l.includes("token store load failed")).length, 1, logs.join("\n"))
       }).pipe(Effect.provide(makeLayer({ store: brokenStore }))))
+
+    it.effect("a store that does not answer costs a renewal one store timeout, not one per operation", () =>
+      Effect.gen(function*() {
+        const visits = yield* Ref.make(0)
+        const frozen = Layer.succeed(TokenStore.TokenStore, {
+          load: () => Effect.zipRight(Ref.update(visits, (n) => n + 1), Effect.never),
+          save: () => Effect.zipRight(Ref.update(visits, (n) => n + 1), Effect.never),
+          remove: () => Effect.zipRight(Ref.update(visits, (n) => n + 1), Effect.never),
+          withLock: () => Effect.zipRight(Ref.update(visits, (n) => n + 1), Effect.never)
+        })
+        yield* Effect.scoped(Effect.gen(function*() {
+          const tokens = yield* TokenService.TokenService
+          const fiber = yield* Effect.fork(tokens.get)
+          yield* settle
+          yield* TestClock.adjust("5 seconds") // the store timeout: the first load gives up
+          yield* settle
+          assert.isTrue(Option.isSome(yield* Fiber.poll(fiber)), "get still waits after one store timeout")
+          const token = yield* Fiber.join(fiber)
+          assert.strictEqual(accessToken(token), "test-access-token-1")
+        })).pipe(Effect.provide(makeLayer({ store: frozen })))
+        assert.strictEqual(yield* Ref.get(visits), 1)
+      }))
+
+    it.effect("a lock that fails does not stop the renewal from saving (a broken lock file beside a good token file)", () =>
+      Effect.gen(function*() {
+        const saves = yield* Ref.make(0)
+        const lockless = Layer.effect(
+          TokenStore.TokenStore,
+          Effect.map(TokenStore.makeMemory, (memory) => ({
+            ...memory,
+            save: (key: string, token: Token.Token) =>
+              Effect.zipRight(Ref.update(saves, (n) => n + 1), memory.save(key, token)),
+            withLock: (key: string) => Effect.fail(storeError(key, "lock"))
+          }))
+        )
+        const [, logs] = yield* captureLogs(TokenService.get).pipe(Effect.provide(makeLayer({ store: lockless })))
+        assert.isTrue(logs.some((l) => l.includes("token store lock failed")))
+        assert.strictEqual(yield* Ref.get(saves), 1)
+      }))
 
     it.effect("a corrupted stored token is logged, treated as a miss, and overwritten", () =>
       Effect.gen(function*() {

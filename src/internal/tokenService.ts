@@ -28,6 +28,7 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
+import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import { SingleShotGen, YieldWrap } from "effect/Utils"
 import * as Grant from "../Grant.js"
@@ -104,6 +105,16 @@ const seconds = (millis: number): string => `${Math.round(millis / 1000)}s`
 /** What kind of defect it was, without its message (which could quote anything). */
 const describeDefect = (defect: unknown): string => defect instanceof Error ? defect.name : typeof defect
 
+/**
+ * The store as one flight sees it. Once a load or a save has failed in a flight (an error, no answer
+ * within `storeTimeout`, a defect), the flight asks the store nothing more (no lock, no other load, no
+ * save): a store that does not answer costs a renewal one wait, not one per operation. A lock that
+ * fails does not count: the store may still load and save (a broken lock file beside a good token file).
+ */
+interface Visit {
+  down: boolean
+}
+
 /** What `get` does in a state: answer with an effect, or start a flight and wait, or start one in the background. */
 type Decision = Effect.Effect<Token.Token, TokenError.HttpError> | "start" | "background"
 
@@ -154,9 +165,27 @@ export const make = (
     // token requests: each attempt with its timeout, a span and a count; retried
     // -------------------------------------------------------------------------
 
+    // the retries of one request are `minTokenLifetime` apart too, whatever the schedule says: a token
+    // endpoint in trouble is asked at most once a second by this service
+    const retrySchedule = Schedule.modifyDelay(
+      retry.schedule,
+      (_, delay) => Duration.max(delay, Duration.millis(minLifetimeMillis))
+    )
+
+    /** A token the grant returned that could not be sent in a header is a failed request: never cached. */
+    const checked = (token: Token.Token): Effect.Effect<Token.Token, TokenError.HttpError> => {
+      const problem = Token.headerProblem(token)
+      return problem === undefined
+        ? Effect.succeed(token)
+        : Effect.fail(
+          new TokenError.HttpError({ reason: "Decode", detail: `the grant returned an unusable token: ${problem}` })
+        )
+    }
+
     const requestToken = (current: Option.Option<Token.Token>): Effect.Effect<Token.Token, TokenError.HttpError> =>
       Effect.retry(
         grant.request(current).pipe(
+          Effect.flatMap(checked),
           // a grant that waits for a person (the device flow) bounds its own HTTP exchanges
           grant.interactive === true ? identity : RetryPolicy.withAttemptTimeout(retry),
           Effect.tapBoth({
@@ -165,7 +194,7 @@ export const make = (
           }),
           Effect.withSpan(tokenRequestSpan, { attributes: { "tokenlayer.key": key }, kind: "client" })
         ),
-        retry.schedule
+        retrySchedule
       )
 
     /**
@@ -188,16 +217,30 @@ export const make = (
     // -------------------------------------------------------------------------
 
     /** A store that dies (a bug in it) is treated like one that fails: logged, and worked around. */
-    const survive = <A>(operation: string, fallback: A) => (effect: Effect.Effect<A>): Effect.Effect<A> =>
+    const survive = <A>(operation: string, fallback: A, visit: Visit) => (effect: Effect.Effect<A>): Effect.Effect<A> =>
       Effect.catchAllDefect(
         effect,
         (defect) =>
           Effect.as(
             Effect.logWarning(
               `token store ${operation} failed unexpectedly (${describeDefect(defect)}); going on without it`
-            ),
+            ).pipe(Effect.ensuring(Effect.sync(() => {
+              visit.down = true
+            }))),
             fallback
           )
+      )
+
+    /** A visit of its own, for an operation outside a flight (`current`, `invalidate`). */
+    const newVisit = (): Visit => ({ down: false })
+
+    /** Logs a store failure, and marks the store as down for the rest of the visit. */
+    const storeFailed = (visit: Visit, message: string): Effect.Effect<void> =>
+      Effect.zipRight(
+        Effect.sync(() => {
+          visit.down = true
+        }),
+        Effect.logWarning(message)
       )
 
     /** A store that does not answer is a store that fails. */
@@ -208,47 +251,55 @@ export const make = (
           new TokenError.StoreError({ key, operation, reason: `no answer within ${Duration.format(storeTimeout)}` })
       })
 
-    const loadStored: Effect.Effect<Option.Option<Token.Token>> = bounded("load", store.load(key)).pipe(
-      Effect.map(Option.some),
-      Effect.catchTags({
-        NotCached: () => Effect.succeedNone,
-        Corrupted: (error) =>
-          Effect.as(Effect.logWarning(`${error.message}; fetching a new token to overwrite it`), Option.none()),
-        StoreError: (error) => Effect.as(Effect.logWarning(`${error.message}; fetching on our own`), Option.none())
-      }),
-      survive("load", Option.none())
-    )
+    const loadStored = (visit: Visit): Effect.Effect<Option.Option<Token.Token>> =>
+      visit.down ? Effect.succeedNone : bounded("load", store.load(key)).pipe(
+        Effect.map(Option.some),
+        Effect.catchTags({
+          NotCached: () => Effect.succeedNone,
+          Corrupted: (error) =>
+            Effect.as(Effect.logWarning(`${error.message}; fetching a new token to overwrite it`), Option.none()),
+          StoreError: (error) => Effect.as(storeFailed(visit, `${error.message}; fetching on our own`), Option.none())
+        }),
+        survive("load", Option.none(), visit)
+      )
 
     /**
      * A stored token that is not due, was not invalidated, and is not the token we hold already (which
      * we found due: drawing its jitter again would only put off its renewal).
      */
-    const loadFresh: Effect.Effect<Option.Option<Entry>> = Effect.gen(function*() {
-      const stored = yield* loadStored
-      if (Option.isNone(stored)) return Option.none()
-      const s = yield* Ref.get(state)
-      if (isRejected(s, stored.value)) return Option.none()
-      if (s.entry !== undefined && Token.sameAccessToken(s.entry.token, stored.value)) return Option.none()
-      const entry = yield* toEntry(stored.value, false)
-      const now = yield* currentTime
-      return now < entry.dueAt ? Option.some(entry) : Option.none()
-    })
+    const loadFresh = (visit: Visit): Effect.Effect<Option.Option<Entry>> =>
+      Effect.gen(function*() {
+        const stored = yield* loadStored(visit)
+        if (Option.isNone(stored)) return Option.none()
+        const s = yield* Ref.get(state)
+        if (isRejected(s, stored.value)) return Option.none()
+        if (s.entry !== undefined && Token.sameAccessToken(s.entry.token, stored.value)) return Option.none()
+        const entry = yield* toEntry(stored.value, false)
+        const now = yield* currentTime
+        return now < entry.dueAt ? Option.some(entry) : Option.none()
+      })
 
-    const save = (token: Token.Token): Effect.Effect<void> =>
-      bounded("save", store.save(key, token)).pipe(
-        Effect.catchAll((error) => Effect.logWarning(`${error.message}; the token is kept in memory only`)),
-        survive<void>("save", undefined)
-      )
+    const save = (visit: Visit, token: Token.Token): Effect.Effect<void> =>
+      visit.down
+        ? Effect.logDebug("the token store failed during this renewal: the token is kept in memory only")
+        : bounded("save", store.save(key, token)).pipe(
+          Effect.catchAll((error) => storeFailed(visit, `${error.message}; the token is kept in memory only`)),
+          survive<void>("save", undefined, visit)
+        )
 
     /** Removes the stored token if it is still `token` (another process may have stored a newer one). */
-    const removeStored = (token: Token.Token): Effect.Effect<void> =>
-      Effect.flatMap(loadStored, (stored) =>
+    const removeStored = (token: Token.Token): Effect.Effect<void> => {
+      const visit = newVisit()
+      return Effect.flatMap(loadStored(visit), (stored) =>
         Option.isSome(stored) && Token.sameAccessToken(stored.value, token)
           ? bounded("remove", store.remove(key)).pipe(
-            Effect.catchAll((error) => Effect.logWarning(error.message)),
-            survive<void>("remove", undefined)
+            Effect.catchAll((error) =>
+              Effect.logWarning(error.message)
+            ),
+            survive<void>("remove", undefined, visit)
           )
           : Effect.void)
+    }
 
     // -------------------------------------------------------------------------
     // flights
@@ -259,22 +310,24 @@ export const make = (
      * service had, invalidated or expired) and whatever the store holds, due or not (a token saved by
      * another process, or by an earlier run).
      */
-    const currentBasis: Effect.Effect<Option.Option<Token.Token>> = Effect.flatMap(Ref.get(state), (s) => {
-      const known = s.entry?.token ?? s.basis
-      // read under the lock: another process may have renewed since (its token due by now too), and a
-      // rotated refresh token must never be sent again (a server that detects reuse revokes the login)
-      return Effect.map(loadStored, (stored) =>
-        Option.isSome(stored) &&
-          (known === undefined || stored.value.issuedAt.epochMillis > known.issuedAt.epochMillis)
-          ? stored
-          : Option.fromNullable(known))
-    })
+    const currentBasis = (visit: Visit): Effect.Effect<Option.Option<Token.Token>> =>
+      Effect.flatMap(Ref.get(state), (s) => {
+        const known = s.entry?.token ?? s.basis
+        // read under the lock: another process may have renewed since (its token due by now too), and a
+        // rotated refresh token must never be sent again (a server that detects reuse revokes the login)
+        return Effect.map(loadStored(visit), (stored) =>
+          Option.isSome(stored) &&
+            (known === undefined || stored.value.issuedAt.epochMillis > known.issuedAt.epochMillis)
+            ? stored
+            : Option.fromNullable(known))
+      })
 
     /** Obtains a token: from the store if someone else just got one, else from the grant, under the lock. */
     const acquire = (forced: boolean): Effect.Effect<Entry, TokenError.HttpError> => {
+      const visit = newVisit()
       const fetchAndSave = Effect.gen(function*() {
         if (!forced) {
-          const fresh = yield* loadFresh
+          const fresh = yield* loadFresh(visit)
           if (Option.isSome(fresh)) return fresh.value
         }
         // a token invalidated (an API's 401) or refreshed right after it was fetched, or asked for again right
@@ -288,20 +341,20 @@ export const make = (
           )
           yield* Effect.sleep(Duration.millis(wait))
         }
-        const token = yield* Effect.flatMap(currentBasis, requestToken).pipe(
+        const token = yield* Effect.flatMap(currentBasis(visit), requestToken).pipe(
           Effect.ensuring(Effect.sync(() => {
             lastRequestAt = clock.unsafeCurrentTimeMillis()
           }))
         )
-        yield* save(token)
+        yield* save(visit, token)
         return yield* toEntry(token, true)
       })
       return Effect.gen(function*() {
         if (!forced) {
-          const fresh = yield* loadFresh
+          const fresh = yield* loadFresh(visit)
           if (Option.isSome(fresh)) return fresh.value
         }
-        return yield* underLock(fetchAndSave)
+        return yield* visit.down ? fetchAndSave : underLock(fetchAndSave)
       })
     }
 
@@ -539,7 +592,7 @@ export const make = (
       const s = yield* Ref.get(state)
       let entry = s.entry
       if (entry === undefined) {
-        const stored = yield* loadStored
+        const stored = yield* loadStored(newVisit())
         if (Option.isNone(stored) || isRejected(s, stored.value)) {
           return yield* Effect.fail(new TokenError.NotCached({ key }))
         }
