@@ -14,8 +14,12 @@
  * - Failures: a Redis that is down or slow fails each operation fast (no offline queue, a command
  *   timeout of 2 seconds) with a `StoreError`, which the token service logs before it fetches on its own;
  *   ioredis reconnects in the background (at most a second apart) and the store works again when Redis
- *   is back. Errors never carry the URL's password nor a token. A value that is not a token is
- *   `Corrupted`.
+ *   is back. Errors never carry the URL's password nor a token.
+ * - Hostile values: a token's key is read by a script that sends the value only if it is a string of at
+ *   most 1 MiB. A larger value, a value of another type (a hash, a list...), a value nested more than 64
+ *   deep, or anything else that is not a token is `Corrupted` (the key and a reason, never the content),
+ *   and the token service overwrites it with the next token it gets. A token whose stored form is larger
+ *   than 1 MiB is not saved (a `StoreError`: it is kept in memory only).
  *
  * @since 0.1.0
  */

@@ -40,6 +40,33 @@ const maxReconnectDelayMillis = 1_000
 /** How often a warning about the connection is logged at most, while it stays down. */
 const warnEveryMillis = 60_000
 
+/**
+ * The most a token's value may hold: 1 MiB (a token is a few KiB at most). A larger value is `Corrupted`
+ * and never crosses the wire: `loadScript` asks its size first, in Redis.
+ */
+const maxValueBytes = 1024 * 1024
+
+/** The deepest nesting of arrays and objects in a token's value (a token nests 1 deep). */
+const maxNesting = 64
+
+/**
+ * A token's value, read only if it is a string of at most `ARGV[1]` bytes, in one step (no other
+ * command in between): nil when there is none, `[type]` when it is not a string (a hash, a list...),
+ * its size (an integer) when it is larger, else the string.
+ */
+const loadScript = `local kind = redis.call("TYPE", KEYS[1])["ok"]
+if kind == "none" then
+  return false
+end
+if kind ~= "string" then
+  return { kind }
+end
+local size = redis.call("STRLEN", KEYS[1])
+if size > tonumber(ARGV[1]) then
+  return size
+end
+return redis.call("GET", KEYS[1])`
+
 /** Deletes the lease only if it is still `owner`'s. */
 const releaseScript = `if redis.call("GET", KEYS[1]) == ARGV[1] then
   return redis.call("DEL", KEYS[1])
@@ -68,6 +95,30 @@ const maxMillis = 2_147_483_647
 const toMillis = (input: Duration.DurationInput, minimum: number): number => {
   const millis = Math.ceil(Duration.toMillis(Duration.decode(input)))
   return Number.isNaN(millis) ? minimum : Math.min(maxMillis, Math.max(minimum, millis))
+}
+
+/**
+ * Whether JSON text nests arrays and objects deeper than `limit`, in one linear pass that skips strings:
+ * decoding a deeply nested value (100,000 levels fit in 1 MiB) would overflow the stack (a `RangeError`
+ * from the parser's error messages, which print the value they found).
+ */
+const nestsDeeperThan = (text: string, limit: number): boolean => {
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 0x5c) i++ // a backslash: the next character is escaped
+      else if (c === 0x22) inString = false
+    } else if (c === 0x22) {
+      inString = true
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > limit) return true
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--
+    }
+  }
+  return false
 }
 
 /** The password in a Redis URL (as written and decoded) or in the options, to scrub from any message. */
@@ -302,20 +353,28 @@ export const make = (options: Options): Effect.Effect<TokenStore.Service, never,
       key: string
     ): Effect.Effect<Token.Token, TokenError.NotCached | TokenError.Corrupted | TokenError.StoreError> => {
       const where = tokenKey(key, prefix)
+      const corrupted = (reason: string) => Effect.fail(new TokenError.Corrupted({ key, path: where, reason }))
       return Effect.flatMap(
-        call(key, "load", (r) => r.get(where)).pipe(
-          Effect.catchIf(
-            (error) => error.reason.startsWith("WRONGTYPE"),
-            () => Effect.fail(new TokenError.Corrupted({ key, path: where, reason: "not a string value" }))
-          )
-        ),
-        (value): Effect.Effect<Token.Token, TokenError.NotCached | TokenError.Corrupted> =>
-          value === null
-            ? Effect.fail(new TokenError.NotCached({ key }))
-            : Effect.mapError(
-              Token.fromJson(value),
-              (error) => new TokenError.Corrupted({ key, path: where, reason: Token.describeParseError(error) })
+        call(key, "load", (r) => r.eval(loadScript, 1, where, maxValueBytes)),
+        (reply): Effect.Effect<Token.Token, TokenError.NotCached | TokenError.Corrupted | TokenError.StoreError> => {
+          if (reply === null) return Effect.fail(new TokenError.NotCached({ key }))
+          if (typeof reply === "number") {
+            return corrupted(`${reply} bytes, larger than a token can be (${maxValueBytes / 1024 / 1024} MiB)`)
+          }
+          if (Array.isArray(reply)) return corrupted(`holds a ${String(reply[0]).slice(0, 32)}, not a string`)
+          if (typeof reply !== "string") {
+            return Effect.fail(
+              new TokenError.StoreError({ key, operation: "load", reason: "unexpected reply from Redis" })
             )
+          }
+          if (nestsDeeperThan(reply, maxNesting)) {
+            return corrupted(`nested deeper than a token can be (${maxNesting} levels)`)
+          }
+          return Effect.mapError(
+            Token.fromJson(reply),
+            (error) => new TokenError.Corrupted({ key, path: where, reason: Token.describeParseError(error) })
+          )
+        }
       )
     }
 
@@ -328,6 +387,16 @@ export const make = (options: Options): Effect.Effect<TokenStore.Service, never,
         // a token that has expired is of no use to anyone: it replaces what was stored by nothing
         if (ttl <= 0) return Effect.asVoid(call(key, "save", (r) => r.del(where)))
         const json = Token.toJson(token)
+        // what the store would not load back (it would be `Corrupted`) is not stored
+        if (Buffer.byteLength(json, "utf8") > maxValueBytes) {
+          return Effect.fail(
+            new TokenError.StoreError({
+              key,
+              operation: "save",
+              reason: "the token is larger than the store keeps (1 MiB)"
+            })
+          )
+        }
         return Effect.asVoid(call(key, "save", (r) => r.set(where, json, "PX", ttl)))
       })
 
