@@ -67,14 +67,41 @@ if size > tonumber(ARGV[1]) then
 end
 return redis.call("GET", KEYS[1])`
 
+/**
+ * Takes the lease (`SET NX PX`): 1 when taken, 0 when it is someone else's, or why what is there is not a
+ * lease at all (a value of another type, or one without expiry, which would never go away by itself).
+ */
+const acquireScript = `if redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2], "NX") then
+  return 1
+end
+local kind = redis.call("TYPE", KEYS[1])["ok"]
+if kind ~= "string" then
+  return "holds a " .. kind .. ", not a lease"
+end
+if redis.call("PTTL", KEYS[1]) == -1 then
+  return "holds a value without expiry, not a lease"
+end
+return 0`
+
+/**
+ * Whether the lease is `owner`'s, in Lua: only a string of `owner`'s length is read (a GET of what
+ * someone else put there, 200 MB say, would copy it into the script's memory and hold Redis up for as
+ * long, half a second for 200 MB; a value of another type would fail the script).
+ */
+const isOwned = `local function owned(key, owner)
+  return redis.call("TYPE", key)["ok"] == "string" and redis.call("STRLEN", key) == #owner and
+    redis.call("GET", key) == owner
+end
+`
+
 /** Deletes the lease only if it is still `owner`'s. */
-const releaseScript = `if redis.call("GET", KEYS[1]) == ARGV[1] then
+const releaseScript = `${isOwned}if owned(KEYS[1], ARGV[1]) then
   return redis.call("DEL", KEYS[1])
 end
 return 0`
 
 /** Extends the lease only if it is still `owner`'s. */
-const renewScript = `if redis.call("GET", KEYS[1]) == ARGV[1] then
+const renewScript = `${isOwned}if owned(KEYS[1], ARGV[1]) then
   return redis.call("PEXPIRE", KEYS[1], ARGV[2])
 end
 return 0`
@@ -407,10 +434,18 @@ export const make = (options: Options): Effect.Effect<TokenStore.Service, never,
     // the lease
     // -------------------------------------------------------------------------
 
-    /** Takes the lease (`SET NX PX`), polling with backoff while someone else holds it. */
+    /**
+     * Takes the lease (`SET NX PX`), polling with backoff while someone else holds it. What is not a
+     * lease (a value of another type, or without expiry: it would never go away by itself) fails at once,
+     * rather than keeping every waiter waiting until it gives up.
+     */
     const acquireLease = (key: string, lease: string, owner: string): Effect.Effect<void, TokenError.StoreError> =>
-      call(key, "lock", (r) => r.set(lease, owner, "PX", leaseMillis, "NX")).pipe(
-        Effect.map((reply) => reply === "OK"),
+      call(key, "lock", (r) => r.eval(acquireScript, 1, lease, owner, leaseMillis)).pipe(
+        Effect.flatMap((reply) =>
+          typeof reply === "string"
+            ? Effect.fail(new TokenError.StoreError({ key, operation: "lock", reason: `${lease} ${reply}` }))
+            : Effect.succeed(reply === 1)
+        ),
         Effect.repeat({ schedule: leaseWait, until: (taken) => taken }),
         Effect.asVoid
       )
