@@ -1,10 +1,10 @@
 /**
  * Hostile content in Redis (issue 10): what someone else wrote at the store's keys (a value of 200 MB, a
- * hash, JSON nested 100,000 deep, garbage at the lock key) are typed errors, in bounded memory and
- * without waiting.
+ * hash, JSON nested 100,000 deep, garbage at the lock key) and a Redis that stops answering (SIGSTOP)
+ * are typed errors, in bounded memory and without waits that add up.
  *
- * The Clock is a TestClock: nothing here sleeps. What must end without the Clock is waited for with
- * `pollUntil` (real time, bounded).
+ * The Clock is a TestClock: nothing here sleeps. What happens in another process (the frozen server
+ * answering again once continued) is waited for with `pollUntil` (real time, bounded).
  */
 import { assert, it } from "@effect/vitest"
 import { DateTime, Duration, Effect, Exit, Fiber, Redacted, type Scope, TestClock } from "effect"
@@ -64,6 +64,13 @@ const corruptedLoad = (store: TokenStore.Service): Effect.Effect<TokenError.Corr
     return error
   })
 
+/** Whether a load answers NotCached (the store answers again, and nothing was saved meanwhile). */
+const notCached = (store: TokenStore.Service): Effect.Effect<boolean> =>
+  Effect.map(
+    Effect.exit(store.load(key)),
+    (exit) => Exit.isFailure(exit) && exit.cause._tag === "Fail" && exit.cause.error._tag === "NotCached"
+  )
+
 /** Runs `effect` in a fiber and waits (real time, bounded) until it has ended: it must not wait on the Clock. */
 const endsWithoutTheClock = <A, E>(what: string, effect: Effect.Effect<A, E>, maxMillis = 10_000) =>
   Effect.gen(function*() {
@@ -71,6 +78,20 @@ const endsWithoutTheClock = <A, E>(what: string, effect: Effect.Effect<A, E>, ma
     yield* pollUntil(what, Effect.sync(() => fiber.unsafePoll() !== null), maxMillis)
     return yield* Fiber.await(fiber)
   })
+
+/** The pid of the redis-server behind `raw` (`INFO server`), so that a test can freeze it. */
+const serverPid = (raw: Redis): Effect.Effect<number> =>
+  Effect.map(call(() => raw.info("server")), (info) => Number(/process_id:(\d+)/.exec(info)?.[1]))
+
+/** Freezes the server (SIGSTOP); it is continued when the scope closes, whatever the test did. */
+const freeze = (pid: number): Effect.Effect<Effect.Effect<void>, never, Scope.Scope> =>
+  Effect.map(
+    Effect.acquireRelease(
+      Effect.sync(() => process.kill(pid, "SIGSTOP")),
+      () => Effect.sync(() => process.kill(pid, "SIGCONT"))
+    ),
+    () => Effect.sync(() => process.kill(pid, "SIGCONT"))
+  )
 
 /** The memory of Redis's Lua scripts (INFO memory), where a script's GET copies what it read. */
 const luaMemory = (raw: Redis): Effect.Effect<number> =>
@@ -222,4 +243,61 @@ describeRedis("RedisStore and hostile content", () => {
         assert.isFalse(lines.some((line) => line.includes("could not release")), lines.join("\n"))
       }))
   })
+
+  it.scoped("a frozen Redis (SIGSTOP): one command waits its timeout, the next ones fail at once; then it recovers", () =>
+    Effect.gen(function*() {
+      const server = yield* RedisServer.start()
+      const raw = yield* rawClient(server.url)
+      const prefix = freshPrefix()
+      const store = yield* RedisStore.make({ url: server.url, prefix, commandTimeout: "300 millis" })
+      const lease = RedisStore.lockKey(key, prefix)
+      yield* Effect.catchTag(store.load(key), "NotCached", () => Effect.void) // connected
+      const thaw = yield* freeze(yield* serverPid(raw))
+
+      // the SET of the lease times out (the timer of ioredis: real time, not the Clock)
+      let ran = 0
+      const timedOut = storeErrorOf(
+        yield* endsWithoutTheClock("withLock on a frozen Redis", store.withLock(key, Effect.sync(() => void ran++)))
+      )
+      assert.strictEqual(timedOut.reason, "Redis did not answer in time")
+      assert.strictEqual(ran, 0)
+
+      // the next commands of the visit do not wait again
+      const load = storeErrorOf(yield* Effect.exit(store.load(key)))
+      assert.include(load.reason, "Redis has not answered since a command timed out")
+      const save = storeErrorOf(yield* Effect.exit(store.save(key, tokenFor("at-frozen", yield* DateTime.now))))
+      assert.include(save.reason, "Redis has not answered since a command timed out")
+
+      // continued: the store works again once Redis answered its PING
+      yield* thaw
+      yield* pollUntil("the store to answer again", notCached(store))
+      // the SET that timed out took the lease once Redis ran it; the release sent after it (not waited
+      // for) gave it back: nothing is left to keep the fleet waiting
+      assert.strictEqual(yield* call(() => raw.exists(lease)), 0)
+      assert.strictEqual(yield* call(() => raw.exists(RedisStore.tokenKey(key, prefix))), 0) // not saved late
+      yield* store.save(key, tokenFor("at-after", yield* DateTime.now))
+      assert.strictEqual(Redacted.value((yield* store.load(key)).accessToken), "at-after")
+    }))
+
+  it.scoped("a client passed in without commandTimeout: bounded on the Clock, then the same fast failures", () =>
+    Effect.gen(function*() {
+      const server = yield* RedisServer.start()
+      const raw = yield* rawClient(server.url)
+      const client = yield* rawClient(server.url)
+      const prefix = freshPrefix()
+      const store = yield* RedisStore.make({ client, prefix, commandTimeout: "2 seconds" })
+      yield* Effect.catchTag(store.load(key), "NotCached", () => Effect.void)
+      const thaw = yield* freeze(yield* serverPid(raw))
+
+      const first = yield* Effect.fork(Effect.exit(store.load(key)))
+      yield* TestClock.adjust("2 seconds")
+      const timedOut = storeErrorOf(yield* Fiber.join(first))
+      assert.strictEqual(timedOut.reason, "Redis did not answer within 2s")
+      const next = storeErrorOf(yield* endsWithoutTheClock("a load after the timeout", store.load(key)))
+      assert.include(next.reason, "Redis has not answered since a command timed out")
+
+      yield* thaw
+      yield* pollUntil("the store to answer again", notCached(store))
+      assert.strictEqual(client.status, "ready")
+    }))
 })

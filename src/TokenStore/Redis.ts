@@ -17,7 +17,9 @@
  * - Failures: a Redis that is down or slow fails each operation fast (no offline queue, a command
  *   timeout of 2 seconds) with a `StoreError`, which the token service logs before it fetches on its own;
  *   ioredis reconnects in the background (at most a second apart) and the store works again when Redis
- *   is back. Errors never carry the URL's password nor a token.
+ *   is back. Once a command has timed out, the next ones fail at once (a release is still sent, without
+ *   waiting for it) until Redis answers a PING sent in the background: a frozen Redis costs one
+ *   `commandTimeout`, not one per command. Errors never carry the URL's password nor a token.
  * - Hostile values: a token's key is read by a script that sends the value only if it is a string of at
  *   most 1 MiB. A larger value, a value of another type (a hash, a list...), a value nested more than 64
  *   deep, or anything else that is not a token is `Corrupted` (the key and a reason, never the content),
@@ -63,7 +65,10 @@ export interface Options {
    * A live holder renews it every third of it. Default: 10 seconds.
    */
   readonly lease?: Duration.DurationInput | undefined
-  /** Every Redis command that takes longer fails (the store then counts as failed). Default: 2 seconds. */
+  /**
+   * Every Redis command that takes longer fails (the store then counts as failed), and the commands after
+   * it fail at once until Redis answers again. Default: 2 seconds.
+   */
   readonly commandTimeout?: Duration.DurationInput | undefined
   /** The TTL of a token whose server sent no `expires_in`. Default: 1 hour. */
   readonly ttlWithoutExpiry?: Duration.DurationInput | undefined

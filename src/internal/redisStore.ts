@@ -148,6 +148,9 @@ const nestsDeeperThan = (text: string, limit: number): boolean => {
   return false
 }
 
+/** ioredis's message for a command that got no answer within its `commandTimeout`. */
+const commandTimedOut = "Command timed out"
+
 /** The password in a Redis URL (as written and decoded) or in the options, to scrub from any message. */
 const secretsOf = (url: string | undefined, options: RedisOptions | undefined): ReadonlyArray<string> => {
   const secrets: Array<string> = []
@@ -175,7 +178,7 @@ const describeWith = (secrets: ReadonlyArray<string>) => (error: unknown): strin
   if (error.message === "Stream isn't writeable and enableOfflineQueue options is false") {
     return "not connected to Redis"
   }
-  if (error.message === "Command timed out") return "Redis did not answer in time"
+  if (error.message === commandTimedOut) return "Redis did not answer in time"
   if (error.message === "Connection is closed.") return "connection to Redis closed"
   let text = (error.message.split("\n")[0] ?? "").replace(/\/\/[^/@\s]*@/g, "//")
   for (const secret of secrets) text = text.split(secret).join("<redacted>")
@@ -329,47 +332,90 @@ export const make = (options: Options): Effect.Effect<TokenStore.Service, never,
       )
     )
 
+    // -------------------------------------------------------------------------
+    // a Redis that stopped answering
+    // -------------------------------------------------------------------------
+
+    /**
+     * Set when a command timed out, cleared once Redis answers again. While it is set, a command fails at
+     * once instead of waiting for its own timeout: otherwise each command of a store visit (a cold `get`
+     * loads, locks, loads twice more, saves, and a failed lock sends its release too) waits the whole
+     * `commandTimeout` in turn against a Redis that is frozen or overloaded, 12 s with the default 2 s.
+     * Whether Redis answers again is asked by a PING in the background, sent again each time it times out:
+     * Redis answers the commands of a connection in order, so its answer means that every command sent
+     * before it was answered too. Any other outcome also clears it: a reply error is an answer, and a
+     * connection that closed fails its commands at once by itself (its next one is a fresh connection).
+     */
+    let unanswered = false
+    /** Whether the PING of `probe` is under way (one at a time). */
+    let probing = false
+    const storeScope = yield* Effect.scope
+
+    const probe = (client: Redis): Effect.Effect<void> =>
+      Effect.tryPromise({ try: () => client.ping(), catch: (error) => error }).pipe(
+        Effect.retry({ while: (error) => error instanceof Error && error.message === commandTimedOut }),
+        Effect.ignore,
+        Effect.ensuring(Effect.sync(() => {
+          unanswered = false
+          probing = false
+        }))
+      )
+
+    const markUnanswered = (client: Redis): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        unanswered = true
+        if (probing) return Effect.void
+        probing = true
+        return Effect.asVoid(Effect.forkIn(probe(client), storeScope))
+      })
+
+    const unansweredReason = "Redis has not answered since a command timed out (not waiting for it again until it does)"
+
     /**
      * A client with a `commandTimeout` (ours always has one) fails a command that takes longer itself:
      * no fiber and no timer of ours per call. Without one (a client passed in may have none), calls are
      * bounded here, on the Clock, by the store's `commandTimeout`.
      */
-    const bound: <A>(
-      effect: Effect.Effect<A, TokenError.StoreError>,
-      key: string,
-      operation: TokenError.StoreError["operation"]
-    ) => Effect.Effect<A, TokenError.StoreError> =
-      redis === undefined || typeof redis.options.commandTimeout === "number" && redis.options.commandTimeout > 0
-        ? (effect) => effect
-        : (effect, key, operation) =>
-          Effect.timeoutFail(effect, {
-            duration: commandTimeout,
-            onTimeout: () =>
-              new TokenError.StoreError({
-                key,
-                operation,
-                reason: `Redis did not answer within ${Duration.format(commandTimeout)}`
-              })
-          })
+    const clientTimesOut = redis !== undefined && typeof redis.options.commandTimeout === "number" &&
+      redis.options.commandTimeout > 0
+    /** What a call bounded here fails with when the Clock ran out: one object, told apart by identity. */
+    const clockTimeout = { timedOut: true } as const
+    const timeoutReason = `Redis did not answer within ${Duration.format(commandTimeout)}`
 
-    /** One Redis call: waits for the first connection attempt (bounded), bounded by the command timeout; errors mapped. */
+    /**
+     * One Redis call: waits for the first connection attempt (bounded), bounded by the command timeout;
+     * errors mapped. While Redis has not answered since a command timed out, it fails at once: without
+     * sending the command, or (`whileUnanswered: "send"`, for a release, which must reach Redis if it
+     * ever answers again, after the `SET` it undoes) sending it without waiting for its answer.
+     */
     const call = <A>(
       key: string,
       operation: TokenError.StoreError["operation"],
-      f: (redis: Redis) => Promise<A>
+      f: (redis: Redis) => Promise<A>,
+      whileUnanswered: "fail" | "send" = "fail"
     ): Effect.Effect<A, TokenError.StoreError> =>
       Effect.zipRight(
         awaitFirstAttempt,
-        redis === undefined
-          ? Effect.fail(new TokenError.StoreError({ key, operation, reason: invalidReason }))
-          : bound(
-            Effect.tryPromise({
-              try: () => f(redis),
-              catch: (error) => new TokenError.StoreError({ key, operation, reason: describe(error) })
-            }),
-            key,
-            operation
-          )
+        Effect.suspend(() => {
+          const failWith = (reason: string) => Effect.fail(new TokenError.StoreError({ key, operation, reason }))
+          if (redis === undefined) return failWith(invalidReason)
+          if (unanswered) {
+            if (whileUnanswered === "fail") return failWith(unansweredReason)
+            f(redis).catch(() => undefined)
+            return failWith(`${unansweredReason}; sent without waiting for its answer`)
+          }
+          const sent = Effect.tryPromise({ try: () => f(redis), catch: (error): unknown => error })
+          const answered = clientTimesOut
+            ? sent
+            : Effect.timeoutFail(sent, { duration: commandTimeout, onTimeout: (): unknown => clockTimeout })
+          return Effect.catchAll(answered, (error) => {
+            if (error === clockTimeout) return Effect.zipRight(markUnanswered(redis), failWith(timeoutReason))
+            const failure = failWith(describe(error))
+            return error instanceof Error && error.message === commandTimedOut
+              ? Effect.zipRight(markUnanswered(redis), failure)
+              : failure
+          })
+        })
       )
 
     // -------------------------------------------------------------------------
@@ -450,9 +496,9 @@ export const make = (options: Options): Effect.Effect<TokenStore.Service, never,
         Effect.asVoid
       )
 
-    /** Deletes the lease if it is still ours; says whether it was. */
+    /** Deletes the lease if it is still ours; says whether it was. Sent even to a Redis that stopped answering. */
     const releaseLease = (key: string, lease: string, owner: string): Effect.Effect<boolean, TokenError.StoreError> =>
-      Effect.map(call(key, "lock", (r) => r.eval(releaseScript, 1, lease, owner)), (n) => n === 1)
+      Effect.map(call(key, "lock", (r) => r.eval(releaseScript, 1, lease, owner), "send"), (n) => n === 1)
 
     /** Extends the lease every lease/3 while `effect` runs; stops when the lease is no longer ours. */
     const renewLease = (key: string, lease: string, owner: string): Effect.Effect<void> =>
