@@ -55,6 +55,26 @@ export interface Service {
 export class Grant extends Context.Tag("tokenlayer/Grant")<Grant, Service>() {}
 
 /**
+ * The most bytes of an authorization server's answer that are read (token, device authorization and
+ * metadata responses), decompressed size included: 1 MiB by default. A larger answer fails with an
+ * `HttpError` of reason `Decode` ("response too large") and is never read whole. A `TokenService`
+ * uses the value of the context it is built in.
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { Grant, TokenService } from "tokenlayer"
+ *
+ * // a server that sends large ID tokens along with its access tokens
+ * const Tokens = TokenService.layer().pipe(Layer.provide(Layer.succeed(Grant.MaxResponseSize, 4 * 1024 * 1024)))
+ * ```
+ *
+ * @since 0.1.0
+ * @category references
+ */
+export { MaxResponseSize } from "./internal/tokenEndpoint.js"
+
+/**
  * Percent-encodes the characters that give a key its structure (`%`, `;`, `=`, space), so that values
  * containing them (a scope token may contain `;` and `=`) cannot make two different grants share a key.
  */
@@ -134,7 +154,7 @@ export const makeClientCredentials = (
   const endpoints = InternalDiscovery.endpoints(options, client)
   return {
     key: makeKey("client_credentials", [
-      endpoints.keyPart,
+      ...endpoints.keyParts,
       ["client", options.clientId],
       ["scope", scope === undefined ? undefined : scope.split(/\s+/)],
       ["audience", options.audience],
@@ -474,7 +494,7 @@ export const makeRefreshToken = (options: RefreshTokenOptions, client: HttpClien
   )
   return {
     key: makeKey("refresh_token", [
-      endpoints.keyPart,
+      ...endpoints.keyParts,
       ["client", options.clientId],
       ["scope", scope === undefined ? undefined : scope.split(/\s+/)]
     ]),
@@ -682,7 +702,7 @@ export const makeDeviceCode = (options: DeviceCodeOptions, client: HttpClient.Ht
   }
   return {
     key: makeKey("device_code", [
-      endpoints.keyPart,
+      ...endpoints.keyParts,
       ["client", options.clientId],
       ["scope", scope === undefined ? undefined : scope.split(/\s+/)],
       ["audience", options.audience]

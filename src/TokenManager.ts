@@ -67,9 +67,20 @@ const isStreamBody = (body: RequestInit["body"]): boolean =>
   body instanceof ReadableStream ||
   (typeof body === "object" && body !== null && Symbol.asyncIterator in body)
 
+/**
+ * The request with the token's `Authorization` header. A token that cannot be a header value (the
+ * service refuses such tokens; a hand-made one may still be) is an error that does not quote it:
+ * `Headers.set`'s own `TypeError` would carry the whole header, token included.
+ */
 const withAuthorization = (request: Request, token: Token.Token): Request => {
+  const problem = Token.headerProblem(token)
   const headers = new Headers(request.headers)
-  headers.set("authorization", Token.authorizationHeader(token))
+  try {
+    if (problem !== undefined) throw new TypeError(problem)
+    headers.set("authorization", Token.authorizationHeader(token))
+  } catch {
+    throw new TypeError(`the token cannot be sent in an Authorization header: ${problem ?? "invalid header value"}`)
+  }
   return new Request(request, { headers })
 }
 

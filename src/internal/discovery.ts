@@ -20,7 +20,7 @@ import * as Schema from "effect/Schema"
 import type * as Grant from "../Grant.js"
 import * as Token from "../Token.js"
 import * as TokenError from "../TokenError.js"
-import { displayUrl, exchange } from "./tokenEndpoint.js"
+import { displayUrl, exchange, urlKeyParts } from "./tokenEndpoint.js"
 
 /** The two well-known suffixes, in the order they are tried. */
 const wellKnownNames = ["oauth-authorization-server", "openid-configuration"] as const
@@ -205,8 +205,11 @@ export const make = (
  * @internal
  */
 export interface Endpoints {
-  /** What names the endpoints in the grant's key: `["url", tokenUrl]` or `["issuer", issuer]`. */
-  readonly keyPart: readonly [string, string]
+  /**
+   * What names the endpoints in the grant's key: `url=<tokenUrl>` or `issuer=<issuer>`, without the
+   * URL's secret parts (see `urlKeyParts`).
+   */
+  readonly keyParts: ReadonlyArray<readonly [string, string]>
   readonly tokenUrl: Effect.Effect<string, TokenError.HttpError>
   /** RFC 8628's device authorization endpoint; fails when the options or the metadata have none. */
   readonly deviceAuthorizationUrl: Effect.Effect<string, TokenError.HttpError>
@@ -230,7 +233,7 @@ export const endpoints = (
     const tokenUrl = options.tokenUrl ?? ""
     const deviceUrl = options.deviceAuthorizationUrl
     return {
-      keyPart: ["url", tokenUrl],
+      keyParts: urlKeyParts("url", tokenUrl),
       tokenUrl: Effect.succeed(tokenUrl),
       deviceAuthorizationUrl: deviceUrl === undefined
         ? Effect.fail(
@@ -241,7 +244,7 @@ export const endpoints = (
   }
   const discovery = typeof options.issuer === "string" ? make(options.issuer, client) : options.issuer
   return {
-    keyPart: ["issuer", discovery.issuer],
+    keyParts: urlKeyParts("issuer", discovery.issuer),
     tokenUrl: Effect.map(discovery.metadata, (m) => m.tokenEndpoint),
     deviceAuthorizationUrl: Effect.flatMap(discovery.metadata, (m) =>
       m.deviceAuthorizationEndpoint === undefined

@@ -86,7 +86,7 @@ export const keyParts = (
 ): ReadonlyArray<readonly [string, string | ReadonlyArray<string> | undefined]> => {
   const scope = TokenEndpoint.scopeString(options.scope)
   return [
-    ["url", options.tokenUrl],
+    ...TokenEndpoint.urlKeyParts("url", options.tokenUrl),
     ["iss", options.issuer],
     ["sub", options.subject],
     ["aud", options.audience === undefined ? undefined : options.audience],

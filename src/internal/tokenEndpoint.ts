@@ -5,16 +5,20 @@
  *
  * @internal
  */
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import { createHash } from "node:crypto"
 import type * as ClientAuth from "../ClientAuth.js"
 import * as Token from "../Token.js"
 import { HttpError } from "../TokenError.js"
@@ -147,13 +151,72 @@ const ErrorBody = Schema.Struct({
 })
 const decodeErrorBody = Schema.decodeUnknownOption(ErrorBody)
 
-/** @internal */
+/**
+ * How deeply a response's JSON may nest. A token response is flat, metadata two or three levels deep;
+ * a document nested deeper is refused before it is parsed: decoding and formatting a value 100,000
+ * levels deep overflows the stack (a `RangeError` defect instead of a typed error).
+ *
+ * @internal
+ */
+export const maxJsonDepth = 32
+
+/**
+ * Whether a JSON text nests deeper than `max` (arrays and objects), by one linear pass that skips
+ * strings: what `JSON.parse` would build, without building it.
+ *
+ * @internal
+ */
+export const nestsDeeperThan = (text: string, max: number): boolean => {
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 0x5C) i++ // backslash: skip the escaped character
+      else if (c === 0x22) inString = false
+    } else if (c === 0x22) {
+      inString = true
+    } else if (c === 0x5B || c === 0x7B) {
+      if (++depth > max) return true
+    } else if (c === 0x5D || c === 0x7D) {
+      depth--
+    }
+  }
+  return false
+}
+
+/**
+ * The JSON value of a text, or `None` when it is not JSON or nests deeper than `maxJsonDepth`.
+ *
+ * @internal
+ */
 export const parseJson = (text: string): Option.Option<unknown> => {
+  if (nestsDeeperThan(text, maxJsonDepth)) return Option.none()
   try {
     return Option.some(JSON.parse(text))
   } catch {
     return Option.none()
   }
+}
+
+/** The longest server-supplied text (an `error_description`, a content type) an error keeps. */
+const maxServerText = 500
+
+/**
+ * A text the server chose (an `error_description`, a content type), made safe to show: control
+ * characters (C0, DEL, C1), line and paragraph separators and bidirectional overrides are escaped
+ * (`\x1b`, `\u202e`), so that a log line or a terminal shows what was sent instead of obeying it; at
+ * most 500 characters.
+ *
+ * @internal
+ */
+export const serverText = (text: string): string => {
+  const cut = text.length > maxServerText ? `${text.slice(0, maxServerText)}...` : text
+
+  return cut.replace(/[\x00-\x1F\x7F-\x9F\u2028\u2029\u200E\u200F\u202A-\u202E\u2066-\u2069]/g, (c) => {
+    const code = c.charCodeAt(0)
+    return code <= 0xFF ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`
+  })
 }
 
 /**
@@ -177,9 +240,9 @@ export const statusError = (
     ...Option.match(body, {
       onNone: () => ({}),
       onSome: (b) => ({
-        error: b.error,
-        ...(b.error_description === undefined ? {} : { errorDescription: b.error_description }),
-        ...(b.error_uri === undefined ? {} : { errorUri: b.error_uri })
+        error: serverText(b.error),
+        ...(b.error_description === undefined ? {} : { errorDescription: serverText(b.error_description) }),
+        ...(b.error_uri === undefined ? {} : { errorUri: serverText(b.error_uri) })
       })
     }),
     ...(retryAfter === undefined ? {} : { retryAfter })
@@ -198,9 +261,101 @@ export interface Answer {
 }
 
 /**
+ * The most bytes of an authorization server's answer that are read: see `Grant.MaxResponseSize`.
+ *
+ * @internal
+ */
+export class MaxResponseSize extends Context.Reference<MaxResponseSize>()("tokenlayer/MaxResponseSize", {
+  defaultValue: (): number => 1024 * 1024
+}) {}
+
+const sizeText = (bytes: number): string =>
+  bytes >= 1024 * 1024 && bytes % (1024 * 1024) === 0
+    ? `${bytes / (1024 * 1024)} MiB`
+    : bytes >= 1024 && bytes % 1024 === 0
+    ? `${bytes / 1024} KiB`
+    : `${bytes} bytes`
+
+const tooLarge = (url: string, status: number, limit: number): HttpError =>
+  new HttpError({ reason: "Decode", url, status, detail: `response too large: more than ${sizeText(limit)}` })
+
+/**
+ * The body of a response as text, at most `limit` bytes of it (as the client hands them over: after
+ * decompression): `None` beyond that, and the rest is never read (the stream is cancelled). A declared
+ * `Content-Length` over the limit is refused before reading.
+ */
+const readBounded = (
+  response: HttpClientResponse.HttpClientResponse,
+  url: string,
+  limit: number
+): Effect.Effect<Option.Option<string>, HttpError> =>
+  Effect.suspend(() => {
+    const declared = Number(response.headers["content-length"])
+    if (response.headers["content-encoding"] === undefined && declared > limit) return Effect.succeedNone
+    const chunks: Array<Uint8Array> = []
+    let total = 0
+    let over = false
+    return response.stream.pipe(
+      Stream.takeWhile((chunk) => {
+        total += chunk.length
+        if (total > limit) over = true
+        else chunks.push(chunk)
+        return !over
+      }),
+      Stream.runDrain,
+      Effect.mapError((error) => transportError(url, error)),
+      Effect.map(() => {
+        if (over) return Option.none()
+        const bytes = new Uint8Array(total)
+        let offset = 0
+        for (const chunk of chunks) {
+          bytes.set(chunk, offset)
+          offset += chunk.length
+        }
+        return Option.some(new TextDecoder().decode(bytes))
+      })
+    )
+  })
+
+/** A 3xx: a token request is never sent anywhere else. */
+const redirected = (url: string, response: HttpClientResponse.HttpClientResponse): HttpError => {
+  const location = response.headers["location"]
+  let where = "no Location"
+  if (location !== undefined) {
+    try {
+      where = new URL(location, url.startsWith("(") ? undefined : url).origin
+    } catch {
+      where = "an invalid Location"
+    }
+  }
+  return new HttpError({
+    reason: "Status",
+    url,
+    status: response.status,
+    detail: `redirected to ${serverText(where)}: requests to an authorization server never follow redirects`
+  })
+}
+
+/**
+ * The request's `fetch` options with `redirect: "manual"`, for a `FetchHttpClient` (which would follow
+ * a redirect, and send the request's body, credentials included, wherever it points); other clients
+ * (undici's, Node's) do not follow redirects.
+ */
+const noRedirects = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.flatMap(
+    Effect.serviceOption(FetchHttpClient.RequestInit),
+    (init) =>
+      Effect.provideService(effect, FetchHttpClient.RequestInit, {
+        ...Option.getOrElse(init, () => ({})),
+        redirect: "manual"
+      })
+  )
+
+/**
  * One exchange with an authorization server's endpoint (token, device authorization, metadata): the
- * body of a 2xx answer, or an `HttpError` of reason `Transport` (no readable answer) or `Status` (any
- * other status, with its RFC 6749 §5.2 error body and `Retry-After`). `url` is the URL as errors show it.
+ * body of a 2xx answer, or an `HttpError` of reason `Transport` (no readable answer), `Status` (any
+ * other status, with its RFC 6749 §5.2 error body and `Retry-After`; a redirect, which is never
+ * followed) or `Decode` (a 2xx body larger than `MaxResponseSize`). `url` is the URL as errors show it.
  *
  * @internal
  */
@@ -210,14 +365,28 @@ export const exchange = (
   url: string
 ): Effect.Effect<Answer, HttpError> =>
   client.execute(request).pipe(
+    noRedirects,
     Effect.mapError((error) => transportError(url, error)),
     Effect.flatMap((response) =>
       Effect.gen(function*() {
-        const text = yield* Effect.mapError(response.text, (error) => transportError(url, error))
+        if (response.status >= 300 && response.status < 400) return yield* Effect.fail(redirected(url, response))
+        const limit = yield* MaxResponseSize
+        const text = yield* readBounded(response, url, limit)
         const now = yield* DateTime.now
-        const json = parseJson(text)
+        const json = Option.flatMap(text, parseJson)
         if (response.status < 200 || response.status >= 300) {
           return yield* Effect.fail(statusError(url, response, json, now))
+        }
+        if (Option.isNone(text)) return yield* Effect.fail(tooLarge(url, response.status, limit))
+        if (Option.isNone(json) && nestsDeeperThan(text.value, maxJsonDepth)) {
+          return yield* Effect.fail(
+            new HttpError({
+              reason: "Decode",
+              url,
+              status: response.status,
+              detail: `response nested deeper than ${maxJsonDepth} levels`
+            })
+          )
         }
         return { response, json, now }
       })
@@ -234,7 +403,7 @@ const toToken = (url: string, { json, now, response }: Answer): Effect.Effect<To
         reason: "Decode",
         url,
         status: response.status,
-        detail: `token response is not JSON (content-type: ${contentType.slice(0, 100)})`
+        detail: `token response is not JSON (content-type: ${serverText(contentType.slice(0, 100))})`
       })
     )
   }
@@ -275,6 +444,36 @@ export const displayUrl = (url: string): string => {
   } catch {
     return "(invalid URL)"
   }
+}
+
+/** Whether a URL has a user, a password, a query or a fragment (or is not a URL at all). */
+const hasSecretParts = (url: string): boolean => {
+  try {
+    const parsed = new URL(url)
+    return parsed.username !== "" || parsed.password !== "" || parsed.search !== "" || parsed.hash !== "" ||
+      url.includes("?") || url.includes("#")
+  } catch {
+    return url !== ""
+  }
+}
+
+/**
+ * What names a token URL in a grant's key: `url=<the URL>` as written, unless it carries something that
+ * may be a secret (a user, a password, a query, a fragment). Then the key shows the URL without them
+ * (as errors do) and adds `url_hash=<16 hex digits of the SHA-256 of the URL as written>`, so that keys,
+ * the log lines, file names and Redis keys made of them never show the secret, and two URLs that differ
+ * only there still name different tokens.
+ *
+ * @internal
+ */
+export const urlKeyParts = (
+  name: string,
+  url: string
+): ReadonlyArray<readonly [string, string]> => {
+  if (!hasSecretParts(url)) return [[name, url]]
+  const shown = displayUrl(url)
+  const hash = createHash("sha256").update(url, "utf8").digest("hex").slice(0, 16)
+  return [[name, shown], [`${name}_hash`, hash]]
 }
 
 /**

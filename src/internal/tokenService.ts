@@ -139,6 +139,9 @@ export const make = (
     const storeTimeout = Duration.decode(options.storeTimeout ?? "5 seconds")
     const lockTimeout = Duration.decode(options.lockTimeout ?? "30 seconds")
     const annotate = Effect.annotateLogs({ "tokenlayer.key": key })
+    // the bound on the answers of the token endpoint, as set where the service is built (a flight runs
+    // in the context of whichever caller started it)
+    const maxResponseSize = yield* Grant.MaxResponseSize
 
     // Every change goes through `modify`, which keeps `mirror` equal to the Ref's value, so that `get` can
     // read the state synchronously (JavaScript runs one fiber at a time: a synchronous read is atomic).
@@ -526,6 +529,7 @@ export const make = (
         Effect.exit,
         annotate,
         Effect.withClock(clock),
+        Effect.provideService(Grant.MaxResponseSize, maxResponseSize),
         Effect.forkIn(scope),
         Effect.asVoid
       )
