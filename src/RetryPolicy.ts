@@ -102,9 +102,10 @@ export const make = (
  * import { Schedule } from "effect"
  * import { RetryPolicy, TokenError } from "tokenlayer"
  *
- * // three quick retries of transient errors, 5 s per attempt
+ * // three retries of transient errors, 5 s per attempt (the token service spaces attempts at least
+ * // its minTokenLifetime, 1 s by default, apart: a schedule cannot make it ask faster)
  * const quick = RetryPolicy.layer(
- *   Schedule.spaced("200 millis").pipe(
+ *   Schedule.spaced("1 second").pipe(
  *     Schedule.intersect(Schedule.recurs(3)),
  *     Schedule.whileInput(TokenError.isTransient)
  *   ),
