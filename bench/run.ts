@@ -24,6 +24,7 @@ import { Grant, RefreshPolicy, RetryPolicy, TokenService, TokenStore } from "tok
 import type { Token } from "tokenlayer"
 import { runFleetBench } from "./fleet.js"
 import { benchHttp, MANAGER_N, THROUGHPUT_CONCURRENCY, THROUGHPUT_REQUESTS } from "./http.js"
+import { runMemoryBench } from "./memory.js"
 import { IceyeAuthManager } from "./seed000.js"
 import { startTokenServer, type TokenServer } from "./server.js"
 import { bounded, collectGarbage, fmt, max, median, min, now, ratios, roundRobin, settle, time } from "./stats.js"
@@ -658,6 +659,10 @@ const main = async () => {
       await section(() => benchCold(server, warm))
       await section(() => benchSideBySide(server, warm))
       await section(() => benchHttp({ log, row, ratioFigure, minReps: MIN_REPS }))
+      await section(async () => {
+        const memory = await runMemoryBench({ log })
+        for (const r of memory.rows) row(r.measure, r.figure, r.target, r.status)
+      })
       await section(async () => {
         const fleet = await runFleetBench({ log })
         for (const r of fleet.rows) row(r.measure, r.figure, r.target, r.status)
