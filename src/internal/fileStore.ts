@@ -5,8 +5,8 @@
  * - Names: `<slug>-<hash>.json`, where the slug is the key's letters, digits, `.`, `_` and `-` (the rest
  *   as `_`, at most 64 characters; of a grant key, the values without names nor URL schemes) and the
  *   hash the first 16 hex digits of its SHA-256, so that any key
- *   (slashes, `..`, unicode, 5,000 characters) gives a short, readable name with no path separator,
- *   and keys that slug alike still get different files.
+ *   (slashes, `..`, unicode, a megabyte) gives a short, readable name with no path separator, in time
+ *   linear in its length, and keys that slug alike still get different files (`fileStoreNames.ts`).
  * - Modes: files 0600 in a directory of 0700 (created, with its parents, if missing). A token file or a
  *   directory that group or others can access is refused (`StoreError` with the `chmod` that fixes it),
  *   as ssh refuses a private key: the content may be fine, so it is not `Corrupted`. Not on Windows.
@@ -48,12 +48,12 @@ import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import * as Schema from "effect/Schema"
-import * as crypto from "node:crypto"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as Token from "../Token.js"
 import * as TokenError from "../TokenError.js"
 import type { FileOptions, Service } from "../TokenStore.js"
+import { fileName, lockName, nonce, scratchName, scratchPrefix } from "./fileStoreNames.js"
 
 /** @internal */
 export const defaultStaleAfter: Duration.Duration = Duration.seconds(10)
@@ -63,42 +63,15 @@ const directoryMode = 0o700
 const pollFirstMillis = 20
 const pollMaxMillis = 250
 const maxFileBytes = 1024 * 1024
-const slugLength = 64
 
 // -----------------------------------------------------------------------------
-// names
+// names, modes, owners
 // -----------------------------------------------------------------------------
 
-/**
- * `<slug>-<hash>`: the name of a key's files, without extension. The slug shows the values of a grant
- * key (`grant=client_credentials;token_url=https://auth.example.com/token;client_id=app` gives
- * `client_credentials_auth.example.com_token_app`); the hash tells apart keys with the same slug.
- */
-const baseName = (key: string): string => {
-  const hash = crypto.createHash("sha256").update(key, "utf8").digest("hex").slice(0, 16)
-  const slug = key
-    .replace(/(^|;)[A-Za-z_]+=/g, "$1")
-    .replace(/[A-Za-z][A-Za-z0-9+.-]*:\/\//g, "")
-    .replace(/[^A-Za-z0-9._-]+/g, "_")
-    .slice(0, slugLength)
-    .replace(/^[._-]+|[._-]+$/g, "")
-  return `${slug === "" ? "token" : slug}-${hash}`
-}
-
-/** @internal */
-export const fileName = (key: string): string => `${baseName(key)}.json`
-
-const nonce = (): string => crypto.randomBytes(8).toString("hex")
-
-/** This host, as scratch file names show it. */
-const hostTag = crypto.createHash("sha256").update(os.hostname(), "utf8").digest("hex").slice(0, 8)
-
-/** `.<base>.<host>.<pid>.`: how the scratch files of a key written by this process start. */
-const scratchPrefix = (key: string): string => `.${baseName(key)}.${hostTag}.`
-
-/** A new scratch file name for `key`, of this process. */
-const scratchName = (key: string, kind: "tmp" | "new" | "stale"): string =>
-  `${scratchPrefix(key)}${process.pid}.${nonce()}.${kind}`
+export {
+  /** @internal */
+  fileName
+} from "./fileStoreNames.js"
 
 /** A path in single quotes, for a shell command in an error message. */
 const quote = (file: string): string => `'${file.replace(/'/g, "'\\''")}'`
@@ -229,7 +202,7 @@ export const make = (options: FileOptions): Effect.Effect<Service, never, FileSy
     const decodeStored = Schema.decodeUnknown(Token.TokenFromStored)
 
     const tokenFile = (key: string) => path.join(directory, fileName(key))
-    const lockFile = (key: string) => path.join(directory, `${baseName(key)}.lock`)
+    const lockFile = (key: string) => path.join(directory, lockName(key))
 
     /**
      * Checks the directory: a directory, accessible by its owner only. When it is missing, creates it
