@@ -112,8 +112,10 @@ export const layerMemory: Layer.Layer<TokenStore> = Layer.effect(TokenStore, mak
 export interface FileOptions {
   /**
    * The directory of the token files, created (mode 0700, with its parents) if missing. It must be the
-   * store's own: accessible by its owner only (a directory that group or others can access is refused).
-   * A relative path is resolved against the working directory when the store is built.
+   * store's own: owned by the user of the process, accessible by that user only, and not a symbolic link
+   * (a directory that group or others can access, another user's, or a link to one is refused; a link
+   * higher up the path is followed). A relative path is resolved against the working directory when the
+   * store is built.
    */
   readonly directory: string
   /**
@@ -150,7 +152,8 @@ export const fileName: (key: string) => string = internalFile.fileName
  *
  * - `load`: a missing file is `NotCached`; a file that is not JSON or not a token is `Corrupted`
  *   (with its path, never its content); a file that group or others can access is refused with a
- *   `StoreError` that says which `chmod` fixes it.
+ *   `StoreError` that says which `chmod` fixes it, and so is a symbolic link (never followed) or a file
+ *   of another user, as ssh refuses them.
  * - `save`: a temporary file in the same directory (0600), written, fsynced and renamed over the
  *   token file, so that no reader (and no crash) ever sees half a token. Expired tokens are kept: the
  *   token service checks expiry.

@@ -7,12 +7,20 @@
  *   hash the first 16 hex digits of its SHA-256, so that any key
  *   (slashes, `..`, unicode, a megabyte) gives a short, readable name with no path separator, in time
  *   linear in its length, and keys that slug alike still get different files (`fileStoreNames.ts`).
- * - Modes: files 0600 in a directory of 0700 (created, with its parents, if missing). A token file or a
- *   directory that group or others can access is refused (`StoreError` with the `chmod` that fixes it),
- *   as ssh refuses a private key: the content may be fine, so it is not `Corrupted`. Not on Windows.
- * - Writes: a temporary file in the same directory (`wx`, 0600), written, fsynced, closed, then renamed
- *   over the token file, and the directory fsynced: a reader sees the old file or the new one, never
- *   half of one, even if the writer is killed.
+ * - Modes and owners: files 0600 in a directory of 0700 (created, with its parents, if missing). A
+ *   token file or a directory that group or others can access is refused (`StoreError` with the
+ *   `chmod` that fixes it), as ssh refuses a private key: the content may be fine, so it is not
+ *   `Corrupted`. Not on Windows. So is one owned by another user than this process's (`getuid`; not
+ *   where there is none), and one that is a symbolic link (as ssh and gpg refuse them): whoever owns
+ *   the file, or the link, chooses the token. The directory is checked with `lstat` (and `stat`, through
+ *   the `FileSystem`); the token file is opened with `O_NOFOLLOW | O_NONBLOCK` after an `lstat` (a FIFO
+ *   or a device is never opened), and its type, owner and mode are those `fstat` gives of the file
+ *   opened (`fileStoreFiles.ts`: `node:fs`, which the `FileSystem` does not offer).
+ * - Writes: a temporary file in the same directory (`wx`: `O_CREAT | O_EXCL`, which fails on any
+ *   existing name, a link included, so it never writes through one; 0600), written, fsynced, closed,
+ *   then renamed over the token file (`rename` replaces a link there, never its target), and the
+ *   directory fsynced: a reader sees the old file or the new one, never half of one, even if the
+ *   writer is killed. `remove` unlinks: a link is removed, not what it points to.
  * - Scratch files (the temporary file of a write, the staging file of a lock, a stale lock moved aside)
  *   are named `.<slug>-<hash>.<host>.<pid>.<nonce>.<kind>` (`host`: 8 hex digits of the host name's
  *   SHA-256). A process killed between creating one and renaming or deleting it leaves it behind; each
@@ -53,6 +61,7 @@ import * as path from "node:path"
 import * as Token from "../Token.js"
 import * as TokenError from "../TokenError.js"
 import type { FileOptions, Service } from "../TokenStore.js"
+import * as Files from "./fileStoreFiles.js"
 import { fileName, lockName, nonce, scratchName, scratchPrefix } from "./fileStoreNames.js"
 
 /** @internal */
@@ -82,6 +91,15 @@ const checksModes = process.platform !== "win32"
 
 const tooOpen = (mode: number): boolean => checksModes && (mode & 0o077) !== 0
 
+/**
+ * Why a file or directory owned by another user is not trusted, and what fixes it. Whoever owns a
+ * token file or the directory can put there a token of their choosing (or read it), as another user's
+ * `~/.ssh` could hold a key of theirs: ssh and gpg refuse those too.
+ */
+const notOurs = (what: string, file: string, uid: number): string =>
+  `${what} ${quote(file)} is owned by uid ${uid}, not by uid ${Files.ownUid} (the user of this process), ` +
+  `and is not trusted: if it is yours, run: chown ${Files.ownUid} ${quote(file)}; else remove it`
+
 // -----------------------------------------------------------------------------
 // errors
 // -----------------------------------------------------------------------------
@@ -110,6 +128,10 @@ const storeError = (key: string, operation: Operation, reason: string): TokenErr
 const failed =
   (key: string, operation: Operation, what: string, file: string) => (error: PlatformError.PlatformError) =>
     storeError(key, operation, `cannot ${what} ${quote(file)} (${errorCode(error)})`)
+
+/** A failed `lstat`, `open`, `fstat`, `read`, `futimes` of `node:fs`. */
+const systemFailed = (key: string, operation: Operation) => (error: Files.SystemFailure): TokenError.StoreError =>
+  storeError(key, operation, `cannot ${error.call} ${quote(error.file)} (${error.code})`)
 
 /** What kind of defect it was, without its message. */
 const describeDefect = (defect: unknown): string =>
@@ -205,41 +227,62 @@ export const make = (options: FileOptions): Effect.Effect<Service, never, FileSy
     const lockFile = (key: string) => path.join(directory, lockName(key))
 
     /**
-     * Checks the directory: a directory, accessible by its owner only. When it is missing, creates it
-     * (with its parents, 0700) if `create`, and answers whether it exists.
+     * Checks the directory: a directory of its own (not a symbolic link to one), owned by the user of
+     * this process and accessible by that user only. When it is missing, creates it (with its parents,
+     * 0700) if `create`, checks it again, and answers whether it exists.
      */
     const checkDirectory = (
       key: string,
       operation: Operation,
       create: boolean
     ): Effect.Effect<boolean, TokenError.StoreError> =>
-      fs.stat(directory).pipe(
-        Effect.map(Option.some),
-        Effect.catchIf(isNotFound, () => Effect.succeedNone),
-        Effect.mapError(failed(key, operation, "read the token directory", directory)),
-        Effect.flatMap((info) => {
-          if (Option.isNone(info)) {
-            return create
-              ? fs.makeDirectory(directory, { recursive: true, mode: directoryMode }).pipe(
-                Effect.mapError(failed(key, operation, "create the token directory", directory)),
-                Effect.as(true)
-              )
-              : Effect.succeed(false)
-          }
-          if (info.value.type !== "Directory") {
-            return Effect.fail(storeError(key, operation, `the token directory ${quote(directory)} is not a directory`))
-          }
-          if (tooOpen(info.value.mode)) {
-            return Effect.fail(storeError(
+      Effect.gen(function*() {
+        const check = Effect.gen(function*() {
+          // `stat` (through the FileSystem, as every other operation) follows a link, `lstat` does
+          // not: both, so that the directory reached is the entry itself
+          const reached = yield* fs.stat(directory).pipe(
+            Effect.map(Option.some),
+            Effect.catchIf(isNotFound, () => Effect.succeedNone),
+            Effect.mapError(failed(key, operation, "read the token directory", directory))
+          )
+          const entry = yield* Files.lstat(directory).pipe(Effect.mapError(systemFailed(key, operation)))
+          if (Option.isSome(entry) && entry.value.kind === "SymbolicLink") {
+            return yield* Effect.fail(storeError(
               key,
               operation,
-              `permissions ${octal(info.value.mode)} for ${quote(directory)} are too open: the token directory ` +
+              `the token directory ${quote(directory)} is a symbolic link: it must be a directory of its own, ` +
+                `not reached through a link, which whoever can change the link can point elsewhere ` +
+                `(give the store the directory the link points to)`
+            ))
+          }
+          if (Option.isNone(reached) || Option.isNone(entry)) return false
+          if (entry.value.kind !== "Directory" || reached.value.type !== "Directory") {
+            return yield* Effect.fail(
+              storeError(key, operation, `the token directory ${quote(directory)} is not a directory`)
+            )
+          }
+          const owner = Files.foreignOwner(entry.value)
+          if (owner !== undefined) {
+            return yield* Effect.fail(storeError(key, operation, notOurs("the token directory", directory, owner)))
+          }
+          if (tooOpen(entry.value.mode)) {
+            return yield* Effect.fail(storeError(
+              key,
+              operation,
+              `permissions ${octal(entry.value.mode)} for ${quote(directory)} are too open: the token directory ` +
                 `must not be accessible by group or others; run: chmod 700 ${quote(directory)}`
             ))
           }
-          return Effect.succeed(true)
+          return true
         })
-      )
+        if (yield* check) return true
+        if (!create) return false
+        yield* fs.makeDirectory(directory, { recursive: true, mode: directoryMode }).pipe(
+          Effect.mapError(failed(key, operation, "create the token directory", directory))
+        )
+        // someone may have made it first, and not as we would have
+        return yield* check
+      })
 
     /** fsync of the directory, so that a rename survives a power cut; not every platform can. */
     const syncDirectory: Effect.Effect<void> = Effect.scoped(
@@ -250,25 +293,35 @@ export const make = (options: FileOptions): Effect.Effect<Service, never, FileSy
     // load
     // -------------------------------------------------------------------------
 
-    /** The bytes of a token file that only its owner can access. */
-    const readPrivate = (key: string, file: string) =>
+    /**
+     * The bytes of a token file of our own: a regular file (never a link followed, nor a FIFO opened),
+     * owned by the user of this process, accessible by that user only.
+     */
+    const readPrivate = (
+      key: string,
+      file: string
+    ): Effect.Effect<Uint8Array, TokenError.NotCached | TokenError.Corrupted | TokenError.StoreError> =>
       Effect.scoped(Effect.gen(function*() {
-        // checked before the open too: opening a FIFO waits for a writer, and would hold one of libuv's
-        // four threads (and this load) for as long as nobody writes
-        const before = yield* fs.stat(file).pipe(
-          Effect.catchIf(isNotFound, () => Effect.fail(new TokenError.NotCached({ key }))),
-          Effect.mapError((error) => error._tag === "NotCached" ? error : failed(key, "load", "stat", file)(error))
+        const opened = yield* Files.openRegular(file).pipe(
+          Effect.catchTags({
+            SystemFailure: (error) => Effect.fail(systemFailed(key, "load")(error)),
+            NotRegular: (error) =>
+              Effect.fail(storeError(
+                key,
+                "load",
+                error.kind === "SymbolicLink"
+                  ? `${quote(file)} is not a regular file but a symbolic link: a token file is never read ` +
+                    `through a link (whoever can change the link chooses the token); run: rm ${quote(file)}`
+                  : `${quote(file)} is not a regular file (${Files.describeKind(error.kind)})`
+              ))
+          })
         )
-        if (before.type !== "File") {
-          return yield* Effect.fail(storeError(key, "load", `${quote(file)} is not a regular file`))
-        }
-        const handle = yield* fs.open(file, { flag: "r" }).pipe(
-          Effect.catchIf(isNotFound, () => Effect.fail(new TokenError.NotCached({ key }))),
-          Effect.mapError((error) => error._tag === "NotCached" ? error : failed(key, "load", "open", file)(error))
-        )
-        const info = yield* handle.stat.pipe(Effect.mapError(failed(key, "load", "stat", file)))
-        if (info.type !== "File") {
-          return yield* Effect.fail(storeError(key, "load", `${quote(file)} is not a regular file`))
+        if (Option.isNone(opened)) return yield* Effect.fail(new TokenError.NotCached({ key }))
+        // checked on the file opened (fstat): the owner and mode of the very file read
+        const info = opened.value.entry
+        const owner = Files.foreignOwner(info)
+        if (owner !== undefined) {
+          return yield* Effect.fail(storeError(key, "load", notOurs("the token file", file, owner)))
         }
         if (tooOpen(info.mode)) {
           return yield* Effect.fail(storeError(
@@ -278,25 +331,14 @@ export const make = (options: FileOptions): Effect.Effect<Service, never, FileSy
               `accessible by group or others; run: chmod 600 ${quote(file)}`
           ))
         }
-        const tooLarge = () =>
-          Effect.fail(new TokenError.Corrupted({ key, path: file, reason: "larger than a token file can be (1 MiB)" }))
-        if (Number(info.size) > maxFileBytes) return yield* tooLarge()
-        const chunks: Array<Uint8Array> = []
-        let total = 0
-        while (true) {
-          const chunk = yield* handle.readAlloc(64 * 1024).pipe(Effect.mapError(failed(key, "load", "read", file)))
-          if (Option.isNone(chunk)) break
-          chunks.push(chunk.value)
-          total += chunk.value.length
-          if (total > maxFileBytes) return yield* tooLarge()
-        }
-        const bytes = new Uint8Array(total)
-        let offset = 0
-        for (const chunk of chunks) {
-          bytes.set(chunk, offset)
-          offset += chunk.length
-        }
-        return bytes
+        const tooLarge = new TokenError.Corrupted({
+          key,
+          path: file,
+          reason: "larger than a token file can be (1 MiB)"
+        })
+        if (info.size > maxFileBytes) return yield* Effect.fail(tooLarge)
+        const bytes = yield* opened.value.readAtMost(maxFileBytes).pipe(Effect.mapError(systemFailed(key, "load")))
+        return Option.isSome(bytes) ? bytes.value : yield* Effect.fail(tooLarge)
       }))
 
     const parse = (key: string, file: string, bytes: Uint8Array): Effect.Effect<Token.Token, TokenError.Corrupted> =>

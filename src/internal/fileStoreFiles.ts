@@ -1,0 +1,182 @@
+/**
+ * What the file store needs of the file system and `@effect/platform`'s `FileSystem` does not give:
+ * `lstat` (the entry itself, a symbolic link not followed), and an open that never follows a link
+ * (`O_NOFOLLOW`) nor waits (`O_NONBLOCK`: a FIFO opens at once), then `fstat`, a read of at most so
+ * many bytes, and `futimes`, all on the file that was opened. Straight from `node:fs`: `FileSystem`'s
+ * `open` takes a flag string only, and its `stat` follows links.
+ *
+ * @internal
+ */
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import * as nodeFs from "node:fs"
+import * as fsPromises from "node:fs/promises"
+
+/** What a directory entry is. */
+export type Kind = "File" | "Directory" | "SymbolicLink" | "FIFO" | "Socket" | "CharacterDevice" | "BlockDevice"
+
+/** What `lstat` or `fstat` says of a file. */
+export interface Entry {
+  readonly kind: Kind
+  readonly mode: number
+  readonly uid: number
+  readonly size: number
+  readonly ino: number
+  readonly mtimeMs: number
+}
+
+/** A system call failed (not with `ENOENT`, which is an answer: nothing there). */
+export class SystemFailure extends Data.TaggedError("SystemFailure")<{
+  readonly file: string
+  readonly call: "lstat" | "open" | "fstat" | "read" | "futimes"
+  readonly code: string
+}> {}
+
+/** The file is not a regular file (a symbolic link, a FIFO, a device...): it was not read. */
+export class NotRegular extends Data.TaggedError("NotRegular")<{
+  readonly file: string
+  readonly kind: Kind
+}> {}
+
+/** The user files must belong to: this process's, where there are owners (`undefined` on Windows). */
+export const ownUid: number | undefined = typeof process.getuid === "function" ? process.getuid() : undefined
+
+/** Whose a file is, when it is not ours: its owner, else `undefined`. */
+export const foreignOwner = (entry: Entry): number | undefined =>
+  ownUid !== undefined && entry.uid !== ownUid ? entry.uid : undefined
+
+/** `a FIFO`, `a symbolic link`...: a kind in an error message. */
+export const describeKind = (kind: Kind): string => {
+  switch (kind) {
+    case "File":
+      return "a regular file"
+    case "Directory":
+      return "a directory"
+    case "SymbolicLink":
+      return "a symbolic link"
+    case "FIFO":
+      return "a FIFO"
+    case "Socket":
+      return "a socket"
+    case "CharacterDevice":
+      return "a character device"
+    case "BlockDevice":
+      return "a block device"
+  }
+}
+
+const codeOf = (error: unknown): string =>
+  typeof error === "object" && error !== null && "code" in error && typeof error.code === "string"
+    ? error.code
+    : error instanceof Error
+    ? error.name
+    : "unknown"
+
+const kindOf = (stats: nodeFs.Stats): Kind =>
+  stats.isFile()
+    ? "File"
+    : stats.isDirectory()
+    ? "Directory"
+    : stats.isSymbolicLink()
+    ? "SymbolicLink"
+    : stats.isFIFO()
+    ? "FIFO"
+    : stats.isSocket()
+    ? "Socket"
+    : stats.isCharacterDevice()
+    ? "CharacterDevice"
+    : "BlockDevice"
+
+const toEntry = (stats: nodeFs.Stats): Entry => ({
+  kind: kindOf(stats),
+  mode: stats.mode,
+  uid: stats.uid,
+  size: stats.size,
+  ino: stats.ino,
+  // whole milliseconds, as the Date of `stat` has them
+  mtimeMs: stats.mtime.getTime()
+})
+
+/** `lstat`: the entry itself (a link is not followed), `None` when there is none. */
+export const lstat = (file: string): Effect.Effect<Option.Option<Entry>, SystemFailure> =>
+  Effect.tryPromise({
+    try: () => fsPromises.lstat(file).then((stats) => Option.some(toEntry(stats))),
+    catch: (error) => new SystemFailure({ file, call: "lstat", code: codeOf(error) })
+  }).pipe(Effect.catchIf((error) => error.code === "ENOENT", () => Effect.succeedNone))
+
+// where a platform lacks a flag (Windows), it is 0: the checks before and after the open remain
+const { O_NOFOLLOW = 0, O_NONBLOCK = 0, O_RDONLY } = nodeFs.constants
+
+/** A regular file opened for reading, without following a link. */
+export interface Opened {
+  /** What `fstat` said of the file opened, once it was open. */
+  readonly entry: Entry
+  /** Its bytes from the start, at most `maxBytes`: `None` when it holds more. */
+  readonly readAtMost: (maxBytes: number) => Effect.Effect<Option.Option<Uint8Array>, SystemFailure>
+  /** Sets its modification (and access) time, on the file opened (`futimes`), epoch ms. */
+  readonly touch: (millis: number) => Effect.Effect<void, SystemFailure>
+}
+
+/**
+ * Opens `file`, a regular file, for reading: `None` when there is none; `NotRegular` when it is not a
+ * regular file (checked with `lstat` before the open, so that a FIFO or a device is never opened, and
+ * with `fstat` after it, on what was opened), or is a symbolic link (the open has `O_NOFOLLOW`, so a
+ * link put in its place meanwhile is not followed either). Closed with the scope, also when
+ * interrupted while opening.
+ */
+export const openRegular = (
+  file: string
+): Effect.Effect<Option.Option<Opened>, SystemFailure | NotRegular, Scope.Scope> =>
+  Effect.gen(function*() {
+    const before = yield* lstat(file)
+    if (Option.isNone(before)) return Option.none()
+    if (before.value.kind !== "File") return yield* Effect.fail(new NotRegular({ file, kind: before.value.kind }))
+    const handle = yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        try: () => fsPromises.open(file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK),
+        catch: (error) => new SystemFailure({ file, call: "open", code: codeOf(error) })
+      }).pipe(
+        Effect.map(Option.some),
+        Effect.catchIf((error) => error.code === "ENOENT", () => Effect.succeedNone),
+        // O_NOFOLLOW on a link: ELOOP (Linux, macOS), EMLINK (FreeBSD), EFTYPE (NetBSD)
+        Effect.catchIf(
+          (error) => error.code === "ELOOP" || error.code === "EMLINK" || error.code === "EFTYPE",
+          () => Effect.fail(new NotRegular({ file, kind: "SymbolicLink" }))
+        )
+      ),
+      (opened) =>
+        Option.isSome(opened) ? Effect.promise(() => opened.value.close().catch(() => undefined)) : Effect.void
+    )
+    if (Option.isNone(handle)) return Option.none()
+    const fd = handle.value
+    const entry = yield* Effect.tryPromise({
+      try: () => fd.stat().then(toEntry),
+      catch: (error) => new SystemFailure({ file, call: "fstat", code: codeOf(error) })
+    })
+    if (entry.kind !== "File") return yield* Effect.fail(new NotRegular({ file, kind: entry.kind }))
+    const readAtMost = (maxBytes: number): Effect.Effect<Option.Option<Uint8Array>, SystemFailure> =>
+      Effect.tryPromise({
+        try: async () => {
+          // up to one byte more than allowed, which tells a file that holds more
+          const chunks: Array<Uint8Array> = []
+          let total = 0
+          while (total <= maxBytes) {
+            const chunk = new Uint8Array(Math.min(64 * 1024, maxBytes + 1 - total))
+            const { bytesRead } = await fd.read(chunk, 0, chunk.length, total)
+            if (bytesRead === 0) break
+            chunks.push(chunk.subarray(0, bytesRead))
+            total += bytesRead
+          }
+          return total > maxBytes ? Option.none() : Option.some(Buffer.concat(chunks, total))
+        },
+        catch: (error) => new SystemFailure({ file, call: "read", code: codeOf(error) })
+      })
+    const touch = (millis: number): Effect.Effect<void, SystemFailure> =>
+      Effect.tryPromise({
+        try: () => fd.utimes(millis / 1000, millis / 1000),
+        catch: (error) => new SystemFailure({ file, call: "futimes", code: codeOf(error) })
+      })
+    return Option.some({ entry, readAtMost, touch })
+  })
