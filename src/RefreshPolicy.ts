@@ -89,12 +89,16 @@ export interface Service {
 }
 
 /**
- * The refresh policy service.
+ * The refresh policy service. A `Context.Reference`: when none is provided, a token service renews 5
+ * minutes before expiry (the vendors' advice; at most half the token's lifetime, as every policy is
+ * capped).
  *
  * @since 0.1.0
  * @category tags
  */
-export class RefreshPolicy extends Context.Tag("tokenlayer/RefreshPolicy")<RefreshPolicy, Service>() {}
+export class RefreshPolicy extends Context.Reference<RefreshPolicy>()("tokenlayer/RefreshPolicy", {
+  defaultValue: (): Service => make({ buffer: "5 minutes" })
+}) {}
 
 /**
  * Builds a refresh policy as a value.

@@ -27,12 +27,15 @@ export interface Service {
 }
 
 /**
- * The retry policy service.
+ * The retry policy service. A `Context.Reference`: when none is provided, token requests are retried
+ * as `layerDefault` retries them.
  *
  * @since 0.1.0
  * @category tags
  */
-export class RetryPolicy extends Context.Tag("tokenlayer/RetryPolicy")<RetryPolicy, Service>() {}
+export class RetryPolicy extends Context.Reference<RetryPolicy>()("tokenlayer/RetryPolicy", {
+  defaultValue: (): Service => make(schedule({}), {})
+}) {}
 
 /**
  * The options of the default schedule.

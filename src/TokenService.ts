@@ -29,11 +29,8 @@ import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import type * as Grant from "./Grant.js"
 import * as internal from "./internal/tokenService.js"
-import type * as RefreshPolicy from "./RefreshPolicy.js"
-import type * as RetryPolicy from "./RetryPolicy.js"
 import type * as Token from "./Token.js"
 import type * as TokenError from "./TokenError.js"
-import type * as TokenStore from "./TokenStore.js"
 
 /**
  * @since 0.1.0
@@ -161,17 +158,19 @@ export const make: (
 ) => Effect.Effect<
   Service,
   never,
-  Scope.Scope | Grant.Grant | RefreshPolicy.RefreshPolicy | RetryPolicy.RetryPolicy | TokenStore.TokenStore
+  Scope.Scope | Grant.Grant
 > = internal.make
 
 /**
- * The token service layer. Requires a `Grant`, a `RefreshPolicy`, a `RetryPolicy` and a `TokenStore`.
+ * The token service layer. Requires only a `Grant` (which itself needs an `HttpClient`). The
+ * `RefreshPolicy` (5 minutes before expiry), the `RetryPolicy` (`RetryPolicy.layerDefault`) and the
+ * `TokenStore` (a memory store of the service's own) have defaults; provide any of them to choose.
  *
  * @example
  * ```ts
  * import { NodeHttpClient } from "@effect/platform-node"
  * import { Effect, Layer, Redacted } from "effect"
- * import { Grant, RefreshPolicy, RetryPolicy, TokenService, TokenStore } from "tokenlayer"
+ * import { Grant, RefreshPolicy, TokenService } from "tokenlayer"
  *
  * const TokenLive = TokenService.layer().pipe(
  *   Layer.provide(Grant.clientCredentials({
@@ -179,9 +178,11 @@ export const make: (
  *     clientId: "my-client",
  *     clientSecret: Redacted.make("my-secret")
  *   })),
- *   Layer.provide([RefreshPolicy.fixed("5 minutes"), RetryPolicy.layerDefault, TokenStore.layerMemory]),
  *   Layer.provide(NodeHttpClient.layerUndici)
  * )
+ *
+ * // the defaults are overridden by providing the service: here, renewal 1 minute before expiry
+ * const Eager = TokenLive.pipe(Layer.provide(RefreshPolicy.fixed("1 minute")))
  *
  * const program = Effect.flatMap(TokenService.TokenService, (tokens) => tokens.get)
  * Effect.runPromise(program.pipe(Effect.provide(TokenLive)))
@@ -192,11 +193,7 @@ export const make: (
  */
 export const layer = (
   options?: Options
-): Layer.Layer<
-  TokenService,
-  never,
-  Grant.Grant | RefreshPolicy.RefreshPolicy | RetryPolicy.RetryPolicy | TokenStore.TokenStore
-> => Layer.scoped(TokenService, internal.make(options))
+): Layer.Layer<TokenService, never, Grant.Grant> => Layer.scoped(TokenService, internal.make(options))
 
 /**
  * A token that is not due, from the `TokenService` in context.

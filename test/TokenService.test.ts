@@ -114,6 +114,48 @@ describe("TokenService", () => {
       }).pipe(Effect.provide(makeLayer({ grant: { lifetime: "1 hour", latency: "5 seconds" } }))))
   })
 
+  describe("defaults: a grant is enough", () => {
+    it.effect("with only a Grant: renewed 5 minutes before expiry, transient failures retried, a store of its own", () =>
+      Effect.gen(function*() {
+        yield* Effect.gen(function*() {
+          const tokens = yield* TokenService.TokenService
+          yield* TestGrant.failNext(1) // retried by the default retry policy
+          const fiber = yield* Effect.fork(tokens.get)
+          yield* settle
+          yield* TestClock.adjust("1 second")
+          yield* settle
+          assert.strictEqual(accessToken(yield* Fiber.join(fiber)), "test-access-token-1")
+          yield* TestClock.adjust("54 minutes") // 6 minutes left: not due
+          assert.strictEqual(accessToken(yield* tokens.get), "test-access-token-1")
+          yield* TestClock.adjust("1 minute") // 5 minutes left: due
+          assert.strictEqual(accessToken(yield* tokens.get), "test-access-token-2")
+        }).pipe(Effect.provide(TokenService.layer().pipe(Layer.provideMerge(TestGrant.layer({ lifetime: "1 hour" })))))
+      }))
+
+    it.effect("two services without a store do not share one (each has its own memory store)", () =>
+      Effect.gen(function*() {
+        const [grant, control] = yield* TestGrant.make({ lifetime: "1 hour" })
+        yield* Effect.scoped(Effect.gen(function*() {
+          const a = yield* TokenService.make()
+          const b = yield* TokenService.make()
+          yield* a.get
+          yield* b.get
+        })).pipe(Effect.provideService(Grant.Grant, grant))
+        assert.strictEqual(yield* control.requests, 2)
+      }))
+
+    it.effect("a policy provided around the composed layer overrides the default", () =>
+      Effect.gen(function*() {
+        const Live = TokenService.layer().pipe(Layer.provideMerge(TestGrant.layer({ lifetime: "1 hour" })))
+        yield* Effect.gen(function*() {
+          const tokens = yield* TokenService.TokenService
+          yield* tokens.get
+          yield* TestClock.adjust("50 minutes") // 10 minutes left: due with a 15-minute buffer
+          assert.strictEqual(accessToken(yield* tokens.get), "test-access-token-2")
+        }).pipe(Effect.provide(Live.pipe(Layer.provide(RefreshPolicy.fixed("15 minutes")))))
+      }))
+  })
+
   describe("refresh timing", () => {
     it.effect("a token that lives no longer than the buffer is renewed half-way, not on arrival", () =>
       Effect.gen(function*() {

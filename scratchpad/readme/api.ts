@@ -2,12 +2,12 @@
 import { HttpClient } from "@effect/platform"
 import { NodeHttpClient, NodeRuntime } from "@effect/platform-node"
 import { Config, Console, Effect, Layer } from "effect"
-import { Grant, RefreshPolicy, RetryPolicy, TokenHttpClient, TokenService, TokenStore } from "tokenlayer"
+import { Grant, TokenHttpClient, TokenService } from "tokenlayer"
 
-// reads ICEYE_TOKEN_URL, ICEYE_CLIENT_ID, ICEYE_CLIENT_SECRET (HTTP Basic client authentication)
+// reads ICEYE_TOKEN_URL, ICEYE_CLIENT_ID, ICEYE_CLIENT_SECRET (HTTP Basic client authentication);
+// renewed 5 minutes before expiry, transient failures retried, kept in memory: the defaults
 const TokenLive = TokenService.layer().pipe(
-  Layer.provide(Grant.clientCredentialsConfig(Config.nested(Grant.clientCredentialsOptionsConfig, "ICEYE"))),
-  Layer.provide([RefreshPolicy.fixed("5 minutes"), RetryPolicy.layerDefault, TokenStore.layerMemory])
+  Layer.provide(Grant.clientCredentialsConfig(Config.nested(Grant.clientCredentialsOptionsConfig, "ICEYE")))
 )
 
 // the program's HttpClient adds the token to every request and retries once after a 401;

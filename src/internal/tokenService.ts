@@ -124,13 +124,17 @@ export const make = (
 ): Effect.Effect<
   Service,
   never,
-  Scope.Scope | Grant.Grant | RefreshPolicy.RefreshPolicy | RetryPolicy.RetryPolicy | TokenStore.TokenStore
+  Scope.Scope | Grant.Grant
 > =>
   Effect.gen(function*() {
     const grant = yield* Grant.Grant
     const policy = yield* RefreshPolicy.RefreshPolicy
     const retry = yield* RetryPolicy.RetryPolicy
-    const store = yield* TokenStore.TokenStore
+    // no store provided: a memory store of this service's own
+    const store = yield* Effect.flatMap(
+      Effect.serviceOption(TokenStore.TokenStore),
+      Option.match({ onNone: () => TokenStore.makeMemory, onSome: Effect.succeed })
+    )
     const scope = yield* Effect.scope
     const key = grant.key
     const holdMillis = Duration.toMillis(Duration.decode(options.retryFailedRefreshAfter ?? "10 seconds"))
