@@ -159,7 +159,9 @@ export const fileName: (key: string) => string = internalFile.fileName
  *   token service checks expiry.
  * - `withLock`: a lock file per key, created exclusively, refreshed while held, taken over when its
  *   holder's process is gone or it was not refreshed for `staleAfter`; waiting polls with backoff
- *   (20 ms to 250 ms, on the Clock), and interruption while waiting or holding releases it.
+ *   (20 ms to 250 ms, on the Clock), and interruption while waiting or holding releases it. Something
+ *   else at the lock's path (a FIFO, a link, a directory, a file of another user or of more than 4 KiB)
+ *   fails it at once with a `StoreError`, and is left there.
  *
  * Every failure is a typed error carrying the path and the operation, never a defect.
  *

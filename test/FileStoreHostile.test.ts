@@ -1,6 +1,7 @@
 /**
  * The file store in a hostile directory: token files and directories that are symbolic links or
- * belong to another user, and keys long enough to make a backtracking pattern take minutes.
+ * belong to another user, lock paths that are not lock files (a FIFO, a link to `/dev/zero`, a
+ * directory, a large file), and keys long enough to make a backtracking pattern take minutes.
  *
  * Real files in temporary directories, real links, a real FIFO (`mkfifo`), files given to another uid
  * with `chown` (as root only: those tests are skipped otherwise, as they say). Every wait on a store
@@ -15,6 +16,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
 import * as childProcess from "node:child_process"
 import * as crypto from "node:crypto"
@@ -32,6 +34,7 @@ import { pollUntil } from "./support/tokenEndpoint.js"
 
 const key = "grant=client_credentials;token_url=https://auth.example.com/oauth2/token;client_id=app"
 const tokenName = TokenStore.fileName(key)
+const lockName = tokenName.replace(/\.json$/, ".lock")
 
 /** Root can give files away (`chown`); the tests of files of another user need it. */
 const isRoot = typeof process.getuid === "function" && process.getuid() === 0
@@ -293,6 +296,116 @@ describe("the file store in a hostile directory", () => {
           assert.deepStrictEqual(yield* listing(directory), [tokenName])
         })
     )
+
+    it.scoped.skipIf(!isRoot)(
+      "a lock file of another user is not a lock of ours: refused at once, left alone",
+      () =>
+        Effect.gen(function*() {
+          yield* start
+          const root = yield* temporaryRoot
+          const directory = yield* privateDirectory(root, "tokens")
+          const lock = path.join(directory, lockName)
+          yield* Effect.promise(async () => {
+            await fs.writeFile(lock, JSON.stringify({ pid: 1, host: os.hostname(), nonce: "x" }), { mode: 0o600 })
+            await fs.chown(lock, otherUid, otherUid)
+          })
+          const error = storeErrorOf(yield* within("a lock", (yield* makeStore(directory)).withLock(key, Effect.void)))
+          assert.strictEqual(error.operation, "lock")
+          assert.include(error.message, `the lock file '${lock}' is owned by uid ${otherUid}`)
+          assert.strictEqual((yield* lstatOf(lock)).uid, otherUid)
+        })
+    )
+  })
+
+  describe("a lock path that is not a lock file", () => {
+    /** What is planted at the lock's path, and how the error names it. */
+    const cases: ReadonlyArray<{
+      readonly what: string
+      readonly named: string
+      readonly plant: (lock: string, root: string) => Effect.Effect<void, never, Scope.Scope>
+    }> = [
+      { what: "a FIFO", named: "is a FIFO", plant: (lock) => makeFifo(lock) },
+      {
+        what: "a symbolic link to /dev/zero",
+        named: "is a symbolic link",
+        plant: (lock) => Effect.promise(() => fs.symlink("/dev/zero", lock))
+      },
+      {
+        what: "a symbolic link to a FIFO",
+        named: "is a symbolic link",
+        plant: (lock, root) =>
+          Effect.zipRight(
+            makeFifo(path.join(root, "fifo")),
+            Effect.promise(() => fs.symlink(path.join(root, "fifo"), lock))
+          )
+      },
+      {
+        what: "a symbolic link to a live lock file (ours)",
+        named: "is a symbolic link",
+        plant: (lock, root) =>
+          Effect.promise(async () => {
+            const live = path.join(root, "live.lock")
+            await fs.writeFile(live, JSON.stringify({ pid: process.pid, host: os.hostname(), nonce: "x" }), {
+              mode: 0o600
+            })
+            await fs.symlink(live, lock)
+          })
+      },
+      {
+        what: "a dangling symbolic link",
+        named: "is a symbolic link",
+        plant: (lock, root) => Effect.promise(() => fs.symlink(path.join(root, "nothing-here"), lock))
+      },
+      {
+        what: "a directory",
+        named: "is a directory",
+        plant: (lock) => Effect.promise(() => fs.mkdir(lock, { mode: 0o700 }))
+      },
+      {
+        what: "a regular file of more than 4 KiB",
+        named: "is larger than 4 KiB",
+        plant: (lock) => Effect.promise(() => fs.writeFile(lock, " ".repeat(5000), { mode: 0o600 }))
+      }
+    ]
+
+    for (const { named, plant, what } of cases) {
+      it.scoped(`${what}: the lock fails at once (StoreError), never blocks, and it is left as it is`, () =>
+        Effect.gen(function*() {
+          yield* start
+          const root = yield* temporaryRoot
+          const directory = yield* privateDirectory(root, "tokens")
+          const lock = path.join(directory, lockName)
+          yield* plant(lock, root)
+          const kind = (yield* lstatOf(lock)).mode & fsConstants.S_IFMT
+          let ran = false
+          const exit = yield* within(
+            `the lock over ${what}`,
+            (yield* makeStore(directory)).withLock(key, Effect.sync(() => void (ran = true)))
+          )
+          const error = storeErrorOf(exit)
+          assert.strictEqual(error.operation, "lock")
+          assert.include(error.message, `the lock file '${lock}' ${named}, not a lock file of this store`)
+          assert.isFalse(ran, "the effect did not run")
+          assert.strictEqual((yield* lstatOf(lock)).mode & fsConstants.S_IFMT, kind, "left as it is")
+          assert.deepStrictEqual(yield* listing(directory), [lockName], "nothing else left behind")
+        }))
+    }
+
+    it.scoped("a lock file replaced by a FIFO while held: release does not block, and says the lock is not ours", () =>
+      Effect.gen(function*() {
+        yield* start
+        const root = yield* temporaryRoot
+        const directory = yield* privateDirectory(root, "tokens")
+        const lock = path.join(directory, lockName)
+        const store = yield* makeStore(directory)
+        const [exit, logs] = yield* captureLogs(within(
+          "a lock whose file became a FIFO",
+          store.withLock(key, Effect.zipRight(Effect.promise(() => fs.rm(lock)), makeFifo(lock)).pipe(Effect.scoped))
+        ))
+        assert.deepStrictEqual(exit, Exit.void)
+        assert.isTrue(logs.some((line) => line.includes("was taken over by another process")), logs.join("\n"))
+        assert.isTrue((yield* lstatOf(lock)).isFIFO())
+      }))
   })
 
   describe("under the token service: what is refused is worked around, and logged", () => {
@@ -348,6 +461,23 @@ describe("the file store in a hostile directory", () => {
           )
         }).pipe(Effect.provide(Deps))
     )
+
+    it.scoped("a FIFO at the lock's path: get does not block; it fetches without the lock, and says so", () =>
+      Effect.gen(function*() {
+        yield* start
+        const root = yield* temporaryRoot
+        const directory = yield* privateDirectory(root, "tokens")
+        yield* makeFifo(path.join(directory, TokenStore.fileName("test").replace(/\.json$/, ".lock")))
+        const store = yield* makeStore(directory)
+        const [exit, logs] = yield* captureLogs(within("a get", getWith(store)))
+        assert.isTrue(Exit.isSuccess(exit), String(exit))
+        assert.strictEqual(yield* TestGrant.requests, 1)
+        assert.isTrue(
+          logs.some((line) => line.includes("is a FIFO") && line.includes("fetching without the store's lock")),
+          logs.join("\n")
+        )
+        assert.strictEqual(Redacted.value((yield* store.load("test")).accessToken), "test-access-token-1")
+      }).pipe(Effect.provide(Deps)))
   })
 
   describe("file names of long keys", () => {

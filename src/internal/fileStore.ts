@@ -36,7 +36,14 @@
  *   checked to be the very file that was judged stale (inode and content) and deleted; if it was not,
  *   it is linked back. Waiting polls with jittered backoff on the Clock (20 ms doubling to 250 ms).
  *   Release deletes the lock file only if it still holds our content. Within one process a per-key
- *   semaphore comes first, so fibers of one process do not poll each other.
+ *   semaphore comes first, so fibers of one process do not poll each other. A lock file is read as a
+ *   token file is (no link followed, nothing but a regular file opened) and at most 4 KiB of it; one
+ *   that is not a regular file of ours of at most 4 KiB (a FIFO, a device, a link, a directory,
+ *   another user's file) is no lock of this store: `withLock` fails at once, and the service fetches
+ *   without the lock. It is left as it is, not taken over: no process of this store made it, so no
+ *   staleness applies, and whoever put it there (this user or root: the directory is ours, 0700) is
+ *   told, with the path, rather than have it vanish; a fleet loses its single fetch until it is
+ *   removed, and says so on each fetch.
  *
  * Every failure is a `StoreError` (with the operation and the path) or `NotCached` / `Corrupted`,
  * never a defect; the content of a file never appears in an error.
@@ -72,6 +79,8 @@ const directoryMode = 0o700
 const pollFirstMillis = 20
 const pollMaxMillis = 250
 const maxFileBytes = 1024 * 1024
+/** A lock file holds some 150 bytes; one of more than this is not one of ours. */
+const maxLockBytes = 4 * 1024
 
 // -----------------------------------------------------------------------------
 // names, modes, owners
@@ -199,8 +208,15 @@ const isAlive = (pid: number): boolean => {
 /** A lock file judged stale: what it was when judged, to check that we take over that one. */
 interface Stale {
   readonly content: string
-  readonly ino: number | undefined
+  readonly ino: number
   readonly why: string
+}
+
+/** A lock file as read: its content, and its inode and modification time (of the file read). */
+interface LockFile {
+  readonly content: string
+  readonly ino: number
+  readonly mtimeMs: number
 }
 
 // -----------------------------------------------------------------------------
@@ -221,6 +237,8 @@ export const make = (options: FileOptions): Effect.Effect<Service, never, FileSy
     const host = os.hostname()
     const encoder = new TextEncoder()
     const decoder = new TextDecoder("utf-8", { fatal: true })
+    /** Lock files: what is not UTF-8 is not ours, and is compared as it decodes. */
+    const lockDecoder = new TextDecoder("utf-8")
     const decodeStored = Schema.decodeUnknown(Token.TokenFromStored)
 
     const tokenFile = (key: string) => path.join(directory, fileName(key))
@@ -486,38 +504,60 @@ export const make = (options: FileOptions): Effect.Effect<Service, never, FileSy
         return linked ? Option.some({ key, file, content }) : Option.none()
       })
 
+    /**
+     * Reads a lock file: `None` when there is none. Anything but a regular file of this process's
+     * user of at most 4 KiB (a symbolic link, a FIFO, a device, a directory, another user's file, a
+     * large file) is not a lock this store made: a `StoreError` at once (the service then fetches
+     * without the lock), and it is left as it is. It is not read (a FIFO would block the read, a link
+     * to `/dev/zero` fill the memory), and not taken over: no process of ours made it, so it is no
+     * stale lock of ours, and whoever put it there (this user or root: the directory is ours, 0700)
+     * is told, rather than have it disappear.
+     */
+    const readLock = (key: string, file: string): Effect.Effect<Option.Option<LockFile>, TokenError.StoreError> =>
+      Effect.scoped(Effect.gen(function*() {
+        const broken = (what: string, fix = `run: rm ${quote(file)}`) =>
+          Effect.fail(storeError(
+            key,
+            "lock",
+            `the lock file ${quote(file)} is ${what}, not a lock file of this store (a regular file of at most ` +
+              `4 KiB, of the user of this process); it is left as it is: ${fix}`
+          ))
+        const opened = yield* Files.openRegular(file).pipe(
+          Effect.catchTags({
+            SystemFailure: (error) => Effect.fail(systemFailed(key, "lock")(error)),
+            NotRegular: (error) =>
+              broken(
+                Files.describeKind(error.kind),
+                error.kind === "Directory" ? "move it out of the token directory" : undefined
+              )
+          })
+        )
+        if (Option.isNone(opened)) return Option.none()
+        const { entry, readAtMost } = opened.value
+        const owner = Files.foreignOwner(entry)
+        if (owner !== undefined) return yield* broken(`owned by uid ${owner}`)
+        if (entry.size > maxLockBytes) return yield* broken("larger than 4 KiB")
+        const bytes = yield* readAtMost(maxLockBytes).pipe(Effect.mapError(systemFailed(key, "lock")))
+        if (Option.isNone(bytes)) return yield* broken("larger than 4 KiB")
+        return Option.some({ content: lockDecoder.decode(bytes.value), ino: entry.ino, mtimeMs: entry.mtimeMs })
+      }))
+
     /** Looks at a lock file held by someone else: `undefined` if it is gone or alive, else why it is stale. */
     const inspect = (key: string, file: string): Effect.Effect<Stale | undefined, TokenError.StoreError> =>
       Effect.gen(function*() {
-        const gone = () => Effect.succeed(undefined)
-        const info = yield* fs.stat(file).pipe(
-          Effect.map(Option.some),
-          Effect.catchIf(isNotFound, () => Effect.succeedNone),
-          Effect.mapError(failed(key, "lock", "stat the lock file", file))
-        )
-        if (Option.isNone(info)) return yield* gone()
-        const content = yield* fs.readFileString(file).pipe(
-          Effect.map(Option.some),
-          Effect.catchIf(isNotFound, () => Effect.succeedNone),
-          Effect.mapError(failed(key, "lock", "read the lock file", file))
-        )
-        if (Option.isNone(content)) return yield* gone()
-        const owner = parseOwner(content.value)
-        const ino = Option.getOrUndefined(info.value.ino)
+        const lock = yield* readLock(key, file)
+        if (Option.isNone(lock)) return undefined
+        const { content, ino, mtimeMs } = lock.value
+        const owner = parseOwner(content)
         if (owner !== undefined && owner.host === host && !isAlive(owner.pid)) {
-          return { content: content.value, ino, why: `its owner, process ${owner.pid}, is gone` }
+          return { content, ino, why: `its owner, process ${owner.pid}, is gone` }
         }
         // its last sign of life: the modification time the holder sets (creation, heartbeat), or the
         // time written in it if later
         const now = yield* Clock.currentTimeMillis
-        const modified = Option.getOrUndefined(info.value.mtime)?.getTime()
-        const lastSeen = Math.max(modified ?? -Infinity, owner?.acquiredAt ?? -Infinity)
-        if (Number.isFinite(lastSeen) && now - lastSeen > staleAfterMillis) {
-          return {
-            content: content.value,
-            ino,
-            why: `it was not refreshed for ${Duration.format(Duration.millis(now - lastSeen))}`
-          }
+        const lastSeen = Math.max(mtimeMs, owner?.acquiredAt ?? -Infinity)
+        if (now - lastSeen > staleAfterMillis) {
+          return { content, ino, why: `it was not refreshed for ${Duration.format(Duration.millis(now - lastSeen))}` }
         }
         return undefined
       })
@@ -532,8 +572,8 @@ export const make = (options: FileOptions): Effect.Effect<Service, never, FileSy
         // judged stale, and moving it aside would take a live lock away from its holder (checked right
         // before the rename, which leaves a much smaller window than the look did; the check after the
         // rename catches the rest)
-        const current = yield* fs.stat(file).pipe(Effect.option)
-        if (Option.isNone(current) || Option.getOrUndefined(current.value.ino) !== stale.ino) return
+        const current = yield* Files.lstat(file).pipe(Effect.option, Effect.map(Option.flatten))
+        if (Option.isNone(current) || current.value.kind !== "File" || current.value.ino !== stale.ino) return
         const aside = path.join(directory, scratchName(key, "stale"))
         const moved = yield* fs.rename(file, aside).pipe(
           Effect.as(true),
@@ -541,10 +581,8 @@ export const make = (options: FileOptions): Effect.Effect<Service, never, FileSy
           Effect.mapError(failed(key, "lock", "move aside the stale lock file", file))
         )
         if (!moved) return
-        const info = yield* fs.stat(aside).pipe(Effect.option)
-        const content = yield* fs.readFileString(aside).pipe(Effect.option)
-        const same = Option.isSome(info) && Option.isSome(content) && content.value === stale.content &&
-          Option.getOrUndefined(info.value.ino) === stale.ino
+        const found = yield* readLock(key, aside).pipe(Effect.option, Effect.map(Option.flatten))
+        const same = Option.isSome(found) && found.value.content === stale.content && found.value.ino === stale.ino
         if (same) {
           yield* Effect.logInfo(`token store lock ${quote(file)} recovered: ${stale.why}`).pipe(
             Effect.annotateLogs({ "tokenlayer.key": key })
@@ -580,19 +618,37 @@ export const make = (options: FileOptions): Effect.Effect<Service, never, FileSy
         }
       }).pipe(noDefects(key, "lock"))
 
+    /**
+     * Whether the lock file still holds our content (read as `readLock` reads, never following a link
+     * nor blocking); if so and `touchAt` is given, sets its modification time, on the file read.
+     */
+    const stillOurs = (held: Held, touchAt?: number): Effect.Effect<boolean, Files.SystemFailure> =>
+      Effect.scoped(Effect.gen(function*() {
+        const opened = yield* Files.openRegular(held.file).pipe(
+          Effect.catchTag("NotRegular", () => Effect.succeedNone)
+        )
+        if (Option.isNone(opened) || Files.foreignOwner(opened.value.entry) !== undefined) return false
+        const bytes = yield* opened.value.readAtMost(maxLockBytes)
+        if (Option.isNone(bytes) || lockDecoder.decode(bytes.value) !== held.content) return false
+        if (touchAt !== undefined) {
+          // by path where a file opened for reading cannot be given a time (Windows)
+          yield* opened.value.touch(touchAt).pipe(Effect.orElse(() => touch(held.file, touchAt)), Effect.ignore)
+        }
+        return true
+      }))
+
     /** While the lock is held: refreshes its modification time, as long as it is still ours. */
     const heartbeat = (held: Held): Effect.Effect<void> =>
       Effect.gen(function*() {
         while (true) {
           yield* Effect.sleep(heartbeatEvery)
-          const content = yield* fs.readFileString(held.file).pipe(Effect.either)
-          if (content._tag === "Left" && !isNotFound(content.left)) continue
-          if (content._tag === "Left" || content.right !== held.content) {
+          const ours = yield* stillOurs(held, yield* Clock.currentTimeMillis).pipe(Effect.either)
+          if (ours._tag === "Left") continue // cannot tell now: the next beat may
+          if (!ours.right) {
             return yield* Effect.logWarning(
               `token store lock ${quote(held.file)} was taken over by another process while held`
             )
           }
-          yield* touch(held.file, yield* Clock.currentTimeMillis).pipe(Effect.ignore)
         }
       }).pipe(
         Effect.catchAllDefect(() => Effect.void),
@@ -602,8 +658,8 @@ export const make = (options: FileOptions): Effect.Effect<Service, never, FileSy
     /** Deletes the lock file if it is still ours; a failure is logged (the lock goes stale in time). */
     const release = (held: Held): Effect.Effect<void> =>
       Effect.gen(function*() {
-        const content = yield* fs.readFileString(held.file).pipe(Effect.either)
-        if (content._tag === "Right" && content.right === held.content) {
+        const ours = yield* stillOurs(held).pipe(Effect.either)
+        if (ours._tag === "Right" && ours.right) {
           yield* fs.remove(held.file).pipe(
             Effect.catchIf(isNotFound, () => Effect.void),
             Effect.catchAll((error) =>
@@ -613,9 +669,9 @@ export const make = (options: FileOptions): Effect.Effect<Service, never, FileSy
               )
             )
           )
-        } else if (content._tag === "Left" && !isNotFound(content.left)) {
+        } else if (ours._tag === "Left") {
           yield* Effect.logWarning(
-            `cannot read the token store lock ${quote(held.file)} (${errorCode(content.left)}); ` +
+            `cannot read the token store lock ${quote(held.file)} (${ours.left.code}); ` +
               `it will be taken over once stale`
           )
         } else {
