@@ -419,7 +419,7 @@ describe("the file store in a hostile directory", () => {
         Effect.flatMap(TokenService.make().pipe(Effect.provideService(TokenStore.TokenStore, store)), (s) => s.get)
       )
 
-    // (a store that failed is not asked again in the same renewal: the fresh token is not saved then)
+    // (a store that refuses at once is still asked to save: the fresh token replaces the link)
     it.scoped("a token file linked to another token file: its token is not handed out, a fresh one is fetched", () =>
       Effect.gen(function*() {
         yield* start
@@ -440,6 +440,8 @@ describe("the file store in a hostile directory", () => {
           logs.join("\n")
         )
         assert.strictEqual(yield* readText(planted), before, "nothing written through the link")
+        const replaced = yield* Effect.promise(() => fs.lstat(file))
+        assert.isTrue(replaced.isFile(), "the fresh token replaced the link with a file of ours")
       }).pipe(Effect.provide(Deps)))
 
     it.scoped.skipIf(!isRoot)(

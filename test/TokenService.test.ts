@@ -1042,11 +1042,35 @@ describe("TokenService", () => {
         assert.strictEqual(accessToken(token), "test-access-token-1")
         assert.strictEqual(yield* TestGrant.requests, 1)
         assert.isTrue(logs.some((l) => l.includes("token store load failed")))
-        // once a load failed, the renewal asks the store nothing more (no lock, no save)
-        assert.isFalse(logs.some((l) => l.includes("token store lock failed")))
-        assert.isFalse(logs.some((l) => l.includes("token store save failed")))
-        assert.strictEqual(logs.filter((l) => l.includes("token store load failed")).length, 1, logs.join("\n"))
+        // a store that refuses at once is still asked to save (a save replaces what a load refused)
+        assert.isTrue(logs.some((l) => l.includes("token store lock failed")))
+        assert.isTrue(logs.some((l) => l.includes("token store save failed")))
       }).pipe(Effect.provide(makeLayer({ store: brokenStore }))))
+
+    it.effect("a store that fails slowly (a command timeout of its own) is asked nothing more in that renewal", () =>
+      Effect.gen(function*() {
+        const visits = yield* Ref.make(0)
+        const slow = <A>(key: string, operation: TokenError.StoreError["operation"]) =>
+          Effect.zipRight(
+            Ref.update(visits, (n) => n + 1),
+            Effect.zipRight(Effect.sleep("2 seconds"), Effect.fail(storeError(key, operation)))
+          ) as Effect.Effect<A, TokenError.StoreError>
+        const timingOut = Layer.succeed(TokenStore.TokenStore, {
+          load: (key) => slow(key, "load"),
+          save: (key) => slow(key, "save"),
+          remove: (key) => slow(key, "remove"),
+          withLock: (key) => slow(key, "lock")
+        })
+        yield* Effect.scoped(Effect.gen(function*() {
+          const tokens = yield* TokenService.TokenService
+          const fiber = yield* Effect.fork(tokens.get)
+          yield* settle
+          yield* TestClock.adjust("2 seconds")
+          yield* settle
+          assert.isTrue(Option.isSome(yield* Fiber.poll(fiber)), "get still waits after one slow store failure")
+        })).pipe(Effect.provide(makeLayer({ store: timingOut })))
+        assert.strictEqual(yield* Ref.get(visits), 1)
+      }))
 
     it.effect("a store that does not answer costs a renewal one store timeout, not one per operation", () =>
       Effect.gen(function*() {

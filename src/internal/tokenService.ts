@@ -106,14 +106,19 @@ const seconds = (millis: number): string => `${Math.round(millis / 1000)}s`
 const describeDefect = (defect: unknown): string => defect instanceof Error ? defect.name : typeof defect
 
 /**
- * The store as one flight sees it. Once a load or a save has failed in a flight (an error, no answer
- * within `storeTimeout`, a defect), the flight asks the store nothing more (no lock, no other load, no
- * save): a store that does not answer costs a renewal one wait, not one per operation. A lock that
- * fails does not count: the store may still load and save (a broken lock file beside a good token file).
+ * The store as one flight sees it. Once a load or a save has failed slowly in a flight (no answer
+ * within `storeTimeout`, or a failure that took a second or more), or died, the flight asks the store
+ * nothing more (no lock, no other load, no save): a store that does not answer costs a renewal one
+ * wait, not one per operation. A store that refuses at once stays in use (a planted token file is
+ * refused, and the save replaces it), and a lock that fails never counts (a broken lock file beside a
+ * good token file).
  */
 interface Visit {
   down: boolean
 }
+
+/** A store operation that took this long to fail means a store that does not answer. */
+const slowStoreMillis = 1_000
 
 /** What `get` does in a state: answer with an effect, or start a flight and wait, or start one in the background. */
 type Decision = Effect.Effect<Token.Token, TokenError.HttpError> | "start" | "background"
@@ -241,31 +246,38 @@ export const make = (
     /** A visit of its own, for an operation outside a flight (`current`, `invalidate`). */
     const newVisit = (): Visit => ({ down: false })
 
-    /** Logs a store failure, and marks the store as down for the rest of the visit. */
-    const storeFailed = (visit: Visit, message: string): Effect.Effect<void> =>
-      Effect.zipRight(
-        Effect.sync(() => {
-          visit.down = true
-        }),
-        Effect.logWarning(message)
-      )
-
-    /** A store that does not answer is a store that fails. */
-    const bounded = <A, E>(operation: TokenError.StoreError["operation"], effect: Effect.Effect<A, E>) =>
-      Effect.timeoutFail(effect, {
-        duration: storeTimeout,
-        onTimeout: () =>
-          new TokenError.StoreError({ key, operation, reason: `no answer within ${Duration.format(storeTimeout)}` })
+    /**
+     * A store that does not answer within `storeTimeout` fails; so, for the rest of the visit, does a
+     * store that took a second or more to fail (a store with timeouts of its own, Redis's command
+     * timeout). A store that refuses at once (a planted token file, a broken lock) is still asked to
+     * save: the save replaces what it refused.
+     */
+    const bounded = <A, E>(
+      visit: Visit,
+      operation: TokenError.StoreError["operation"],
+      effect: Effect.Effect<A, E>
+    ): Effect.Effect<A, E | TokenError.StoreError> =>
+      Effect.suspend(() => {
+        const started = clock.unsafeCurrentTimeMillis()
+        return Effect.timeoutFail(effect, {
+          duration: storeTimeout,
+          onTimeout: () =>
+            new TokenError.StoreError({ key, operation, reason: `no answer within ${Duration.format(storeTimeout)}` })
+        }).pipe(Effect.tapError(() =>
+          Effect.sync(() => {
+            if (clock.unsafeCurrentTimeMillis() - started >= slowStoreMillis) visit.down = true
+          })
+        ))
       })
 
     const loadStored = (visit: Visit): Effect.Effect<Option.Option<Token.Token>> =>
-      visit.down ? Effect.succeedNone : bounded("load", store.load(key)).pipe(
+      visit.down ? Effect.succeedNone : bounded(visit, "load", store.load(key)).pipe(
         Effect.map(Option.some),
         Effect.catchTags({
           NotCached: () => Effect.succeedNone,
           Corrupted: (error) =>
             Effect.as(Effect.logWarning(`${error.message}; fetching a new token to overwrite it`), Option.none()),
-          StoreError: (error) => Effect.as(storeFailed(visit, `${error.message}; fetching on our own`), Option.none())
+          StoreError: (error) => Effect.as(Effect.logWarning(`${error.message}; fetching on our own`), Option.none())
         }),
         survive("load", Option.none(), visit)
       )
@@ -289,8 +301,8 @@ export const make = (
     const save = (visit: Visit, token: Token.Token): Effect.Effect<void> =>
       visit.down
         ? Effect.logDebug("the token store failed during this renewal: the token is kept in memory only")
-        : bounded("save", store.save(key, token)).pipe(
-          Effect.catchAll((error) => storeFailed(visit, `${error.message}; the token is kept in memory only`)),
+        : bounded(visit, "save", store.save(key, token)).pipe(
+          Effect.catchAll((error) => Effect.logWarning(`${error.message}; the token is kept in memory only`)),
           survive<void>("save", undefined, visit)
         )
 
@@ -299,7 +311,7 @@ export const make = (
       const visit = newVisit()
       return Effect.flatMap(loadStored(visit), (stored) =>
         Option.isSome(stored) && Token.sameAccessToken(stored.value, token)
-          ? bounded("remove", store.remove(key)).pipe(
+          ? bounded(visit, "remove", store.remove(key)).pipe(
             Effect.catchAll((error) =>
               Effect.logWarning(error.message)
             ),
