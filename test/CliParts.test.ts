@@ -89,7 +89,7 @@ describe("token request failures: exit code and message", () => {
     )
   })
 
-  it("what the server said, on one line, without terminal escapes", () => {
+  it("what the server said, on one line, its terminal escapes escaped", () => {
     const error = Errors.fromHttpError(
       new TokenError.HttpError({
         reason: "Status",
@@ -104,10 +104,12 @@ describe("token request failures: exit code and message", () => {
     assert.strictEqual(
       error.text,
       "profile iceye: the server refused at https://auth.example.com/token: 400: invalid_grant " +
-        "(refresh token revoked red); the grant was refused (a revoked or expired login, a refused assertion): " +
+        "(refresh token\\x0d\\x0arevoked \\x1b[31mred\\x1b[0m); the grant was refused (a revoked or expired login, a " +
+        "refused assertion): " +
         "run tokenlayer login"
     )
-    assert.strictEqual(Errors.oneLine("a\u0007b\u001b]0;title\u0007c"), "a b ]0;title c")
+    // escaped, not dropped: the user sees what the server tried
+    assert.strictEqual(Errors.oneLine("a\u0007b\u001b]0;title\u0007c"), "a\\x07b\\x1b]0;title\\x07c")
   })
 })
 

@@ -13,13 +13,14 @@
  * | 6 | `login` | no valid token and none can be had without a person: run `tokenlayer login` |
  *
  * Messages never hold a secret or a token: they are built from the typed errors of tokenlayer (which
- * hold neither) and from what the server said (its error code and description, on one line, without
- * control characters).
+ * hold neither) and from what the server said (its error code and description, on one line, every
+ * control character escaped: `Sanitize`).
  *
  * @since 0.1.0
  */
 import * as Data from "effect/Data"
 import type * as TokenError from "../TokenError.js"
+import * as Sanitize from "./Sanitize.js"
 
 /**
  * The exit codes of the `tokenlayer` command.
@@ -82,16 +83,13 @@ export const usage = (text: string): CliError => new CliError({ kind: "usage", t
 
 /**
  * Text from outside (a server's error description, a command-line parser's message) as one safe line:
- * no control characters (no terminal escapes, no CR/LF), whitespace collapsed, at most `max` characters.
+ * every control character, bidirectional control and line break escaped (`\x1b`, `\u009b`, `\u202e`,
+ * `\n`: see `Sanitize.escape`), runs of spaces made one, at most `max` characters.
  *
  * @since 0.1.0
  * @category formatting
  */
-export const oneLine = (text: string, max = 300): string => {
-  const clean = text.replace(/\x1b\[[0-9;]*[A-Za-z]/g, "").replace(/[\x00-\x1f\x7f]+/g, " ").replace(/\s+/g, " ")
-    .trim()
-  return clean.length > max ? `${clean.slice(0, max - 1)}…` : clean
-}
+export const oneLine = (text: string, max = 300): string => Sanitize.oneLine(text, max)
 
 /** What to do about an RFC 6749 / RFC 8628 error code. */
 const advice: Readonly<Record<string, string>> = {
@@ -140,7 +138,7 @@ const kindOf = (error: TokenError.HttpError): Kind => {
  */
 export const fromHttpError = (error: TokenError.HttpError, context: { readonly profile: string }): CliError => {
   const kind = kindOf(error)
-  const where = error.url === undefined ? "" : ` at ${error.url}`
+  const where = error.url === undefined ? "" : ` at ${oneLine(error.url, 200)}`
   const who = `profile ${context.profile}`
   switch (kind) {
     case "login":

@@ -17,31 +17,36 @@ import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import { displayUrl } from "../internal/tokenEndpoint.js"
 import { oneLine } from "./Errors.js"
+import * as Sanitize from "./Sanitize.js"
 
 /**
- * Writes a result line on stdout.
+ * Writes a result on stdout, each line escaped (`Sanitize.escapeLines`): nothing the command prints on
+ * stdout holds a control character. A token or a header is checked before (escaping would change it).
  *
  * @since 0.1.0
  * @category output
  */
 export const out = (text: string): Effect.Effect<void> =>
   Effect.sync(() => {
-    process.stdout.write(text.endsWith("\n") ? text : `${text}\n`)
+    const lines = text.endsWith("\n") ? text.slice(0, -1) : text
+    process.stdout.write(`${Sanitize.escapeLines(lines)}\n`)
   })
 
 /**
- * Writes a message on stderr: `tokenlayer: <text>`.
+ * Writes a message on stderr: `tokenlayer: <text>`, escaped (`Sanitize.escape`): one line, whatever
+ * part of it came from a server, a file or the command line.
  *
  * @since 0.1.0
  * @category output
  */
 export const err = (text: string): Effect.Effect<void> =>
   Effect.sync(() => {
-    process.stderr.write(`tokenlayer: ${text}\n`)
+    process.stderr.write(`tokenlayer: ${Sanitize.escape(text)}\n`)
   })
 
 /**
- * Writes raw text on stderr (the device prompt, the QR code, the countdown).
+ * Writes raw text on stderr: the command's own drawing only (the QR code, the countdown), never text
+ * from outside.
  *
  * @since 0.1.0
  * @category output
