@@ -23,7 +23,9 @@
  * A profile never holds a secret: it names where the secret is (`secretEnv`, an environment variable;
  * `secretFile`, a file only its owner can read). Unknown fields are refused, so that a misspelt setting
  * is not silently ignored. The file is written whole (a temporary file renamed over it), mode 0600, in a
- * directory created 0700.
+ * directory created 0700. It is read only if it is a regular file of at most 1 MiB, owned by the user (or
+ * root) and writable by nobody else, as ssh wants of `~/.ssh/config`: whoever can change it can point the
+ * token URL at a server of theirs and receive the client secret.
  *
  * @since 0.1.0
  */
@@ -38,6 +40,7 @@ import * as crypto from "node:crypto"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as Errors from "./Errors.js"
+import * as Sanitize from "./Sanitize.js"
 
 /**
  * The grants the command can use.
@@ -161,9 +164,16 @@ export const validName = (name: string): boolean => /^[A-Za-z0-9][A-Za-z0-9._-]{
  */
 export const configPath = (flag: Option.Option<string>): Effect.Effect<string, Errors.CliError> =>
   Effect.gen(function*() {
-    if (Option.isSome(flag)) return path.resolve(expandHome(flag.value, yield* home))
-    const explicit = yield* env("TOKENLAYER_CONFIG")
-    if (Option.isSome(explicit)) return path.resolve(expandHome(explicit.value, yield* home))
+    const given: Option.Option<readonly [string, string]> = Option.isSome(flag)
+      ? Option.some([flag.value, "--config"])
+      : Option.map(yield* env("TOKENLAYER_CONFIG"), (file) => [file, "TOKENLAYER_CONFIG"])
+    if (Option.isSome(given)) {
+      const [file, origin] = given.value
+      if (Sanitize.tooLong(file, Sanitize.maxPath)) {
+        return yield* Effect.fail(Errors.usage(Sanitize.tooLongText(origin, file, Sanitize.maxPath)))
+      }
+      return path.resolve(expandHome(file, yield* home))
+    }
     const xdg = yield* env("XDG_CONFIG_HOME")
     if (Option.isSome(xdg) && path.isAbsolute(xdg.value)) return path.join(xdg.value, "tokenlayer", "config.json")
     const dir = yield* home
@@ -226,16 +236,101 @@ export const reasonOf = (error: PlatformError.PlatformError): string =>
 /** A path in single quotes, as a shell would need it. */
 export const quote = (file: string): string => `'${file.replace(/'/g, "'\\''")}'`
 
+/** What a schema issue expected, without what it found (which may be a secret written by hand). */
+const expected = (message: string): string | undefined => {
+  const cut = message.indexOf(", actual ")
+  const what = cut === -1 ? message : message.slice(0, cut)
+  // an optional field's union with undefined: said by the other members
+  if (what === "Expected undefined") return undefined
+  return Errors.oneLine(what.startsWith("Expected ") ? `expected ${what.slice(9)}` : what, 120)
+}
+
+/** The schema's issues by setting, with what each expected: names, never values. */
 const describeIssues = (error: ParseResult.ParseError): string => {
   const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
-  return issues.slice(0, 3).map((issue) => {
-    const where = issue.path.length === 0 ? "the file" : issue.path.join(".")
-    return issue._tag === "Unexpected" ? `unknown setting ${where}` : `${where}: ${Errors.oneLine(issue.message, 120)}`
-  }).join("; ")
+  const byPath = new Map<string, Array<string>>()
+  for (const issue of issues) {
+    const where = issue.path.length === 0
+      ? "the file"
+      : issue.path.map((part) => Errors.oneLine(String(part), 60)).join(".")
+    const what = issue._tag === "Unexpected"
+      ? "unknown setting"
+      : issue._tag === "Missing"
+      ? "missing"
+      : expected(issue.message)
+    if (what === undefined) continue
+    const said = byPath.get(where) ?? []
+    if (!said.includes(what)) said.push(what)
+    byPath.set(where, said)
+  }
+  const parts = Array.from(byPath.entries(), ([where, said]) => {
+    if (said.length === 1 && said[0] === "unknown setting") return `unknown setting ${where}`
+    // `expected A`, `expected B`: `expected A or B`
+    const joined = said.map((what, i) => i > 0 && what.startsWith("expected ") ? what.slice(9) : what).join(" or ")
+    return `${where}: ${joined}`
+  })
+  return parts.length === 0 ? "not a config file" : parts.slice(0, 3).join("; ")
+}
+
+/** The current user's id, or `undefined` where there is none (Windows). */
+const currentUid = (): number | undefined => typeof process.getuid === "function" ? process.getuid() : undefined
+
+const typeNames: Partial<Record<FileSystem.File.Type, string>> = {
+  FIFO: "a FIFO",
+  Directory: "a directory",
+  SymbolicLink: "a link",
+  CharacterDevice: "a character device",
+  BlockDevice: "a block device",
+  Socket: "a socket"
+}
+
+const typeName = (type: FileSystem.File.Type): string => typeNames[type] ?? "not a regular file"
+
+/**
+ * What is wrong with the config file's owner or permissions, as ssh judges `~/.ssh/config`: it must be
+ * owned by the current user (or root) and writable by nobody else, since whoever can change it can
+ * point the token URL at a server of theirs and receive the client secret. `undefined` when it is fine
+ * (and always on Windows).
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const configFileProblem = (
+  file: string,
+  info: FileSystem.File.Info,
+  target: string
+): string | undefined => {
+  const uid = currentUid()
+  if (uid === undefined || process.platform === "win32") return undefined
+  const shown = target === file ? quote(file) : `${quote(file)} (a link to ${quote(target)})`
+  const owner = Option.getOrUndefined(info.uid)
+  if (owner !== undefined && owner !== uid && owner !== 0) {
+    return `the config file ${shown} is owned by uid ${owner}, not by you (uid ${uid}): whoever owns it can ` +
+      `change the token URL and receive the client secret; use a config file of your own (chown ${uid} ${
+        quote(target)
+      })`
+  }
+  if ((info.mode & 0o022) !== 0) {
+    return `permissions ${
+      (info.mode & 0o777).toString(8).padStart(4, "0")
+    } for the config file ${shown} are too open: whoever can write it can change the token URL and receive ` +
+      `the client secret; run chmod go-w ${quote(target)}`
+  }
+  return undefined
+}
+
+/** The profile names of a decoded config file that are not valid (`validName`), shown escaped. */
+const badNames = (config: ConfigFile): ReadonlyArray<string> => {
+  const names = Object.keys(config.profiles).filter((name) => !validName(name))
+  if (config.default !== undefined && !validName(config.default)) names.push(config.default)
+  return names.map((name) => `"${Errors.oneLine(name, 70)}"`)
 }
 
 /**
- * Reads the config file: an empty configuration when it does not exist.
+ * Reads the config file: an empty configuration when it does not exist. It must be a regular file
+ * (checked before it is opened: a FIFO would block, a device never end) of at most 1 MiB, owned by the
+ * current user or root and writable by nobody else (`configFileProblem`), UTF-8 JSON nested at most 32
+ * levels, with the settings of `ConfigFile` and valid profile names.
  *
  * @since 0.1.0
  * @category io
@@ -243,31 +338,79 @@ const describeIssues = (error: ParseResult.ParseError): string => {
 export const load = (file: string): Effect.Effect<ConfigFile, Errors.CliError, FileSystem.FileSystem> =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
-    const text = yield* fs.readFileString(file).pipe(
+    const cannot = (error: PlatformError.PlatformError) =>
+      Errors.config(`cannot read the config file ${quote(file)} (${reasonOf(error)}): check its permissions`)
+    const fail = (text: string) => Effect.fail(Errors.config(text))
+    const info = yield* fs.stat(file).pipe(
       Effect.map(Option.some),
       Effect.catchIf(
         (error) => error._tag === "SystemError" && error.reason === "NotFound",
         () => Effect.succeedNone
       ),
-      Effect.mapError((error) =>
-        Errors.config(`cannot read the config file ${quote(file)} (${reasonOf(error)}): check its permissions`)
-      )
+      Effect.mapError(cannot)
     )
-    if (Option.isNone(text)) return { profiles: {} }
+    if (Option.isNone(info)) return { profiles: {} }
+    if (info.value.type !== "File") {
+      return yield* fail(
+        `the config file ${quote(file)} is ${typeName(info.value.type)}: point --config or TOKENLAYER_CONFIG at a file`
+      )
+    }
+    const target = yield* fs.realPath(file).pipe(Effect.orElseSucceed(() => file))
+    const problem = configFileProblem(file, info.value, target)
+    if (problem !== undefined) return yield* fail(problem)
+    const tooLarge = () =>
+      fail(`the config file ${quote(file)} is larger than a config file can be (1 MiB): is it the right file?`)
+    if (Number(info.value.size) > Sanitize.maxConfigBytes) return yield* tooLarge()
+    const bytes = yield* Effect.scoped(Effect.gen(function*() {
+      const handle = yield* fs.open(file, { flag: "r" })
+      // the file opened may not be the one looked at: judged again
+      const opened = yield* handle.stat
+      if (opened.type !== "File") {
+        return yield* fail(`the config file ${quote(file)} is ${typeName(opened.type)}: point --config at a file`)
+      }
+      const again = configFileProblem(file, opened, target)
+      if (again !== undefined) return yield* fail(again)
+      const chunks: Array<Uint8Array> = []
+      let total = 0
+      while (true) {
+        const chunk = yield* handle.readAlloc(64 * 1024)
+        if (Option.isNone(chunk)) break
+        chunks.push(chunk.value)
+        total += chunk.value.length
+        if (total > Sanitize.maxConfigBytes) return yield* tooLarge()
+      }
+      return Buffer.concat(chunks, total)
+    })).pipe(Effect.mapError((error) => error instanceof Errors.CliError ? error : cannot(error)))
+    let text: string
+    try {
+      text = new TextDecoder("utf-8", { fatal: true }).decode(bytes)
+    } catch {
+      return yield* fail(`the config file ${quote(file)} is not UTF-8 text: fix it, or move it away`)
+    }
+    if (!Sanitize.nestsAtMost(text, Sanitize.maxConfigDepth)) {
+      return yield* fail(
+        `the config file ${quote(file)} nests deeper than ${Sanitize.maxConfigDepth} levels: ` +
+          `it is not a config file; fix it, or move it away and add the profiles again`
+      )
+    }
     let json: unknown
     try {
-      json = JSON.parse(text.value)
+      json = JSON.parse(text)
     } catch {
-      return yield* Effect.fail(
-        Errors.config(
-          `the config file ${quote(file)} is not valid JSON: fix it, or move it away and add the profiles again`
-        )
+      return yield* fail(
+        `the config file ${quote(file)} is not valid JSON: fix it, or move it away and add the profiles again`
       )
     }
     const decoded = decodeConfig(json)
     if (decoded._tag === "Left") {
-      return yield* Effect.fail(
-        Errors.config(`the config file ${quote(file)} is not valid: ${describeIssues(decoded.left)}`)
+      return yield* fail(`the config file ${quote(file)} is not valid: ${describeIssues(decoded.left)}`)
+    }
+    const names = badNames(decoded.right)
+    if (names.length > 0) {
+      return yield* fail(
+        `the config file ${quote(file)} names a profile ${
+          names.slice(0, 3).join(", ")
+        } that is not a profile name: use letters, digits, ., _ and - (at most 64, starting with a letter or digit)`
       )
     }
     return decoded.right
@@ -330,6 +473,13 @@ export const select = (
   Effect.gen(function*() {
     const named = Option.isSome(flag) ? flag : yield* env("TOKENLAYER_PROFILE")
     const names = Object.keys(config.profiles)
+    if (Option.isSome(named) && !validName(named.value)) {
+      return yield* Effect.fail(Errors.usage(
+        `"${Errors.oneLine(named.value, 70)}" (${
+          Option.isSome(flag) ? "--profile" : "TOKENLAYER_PROFILE"
+        }) is not a profile name: use letters, digits, ., _ and - (at most 64, starting with a letter or digit)`
+      ))
+    }
     if (Option.isSome(named)) {
       const profile = config.profiles[named.value]
       if (profile === undefined) {
