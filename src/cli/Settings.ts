@@ -8,6 +8,11 @@
  * profile (`secretFile`, `secretEnv`); `TOKENLAYER_CLIENT_SECRET`. A secret file must be a regular file
  * that group and others cannot access (0600), as ssh wants of a private key.
  *
+ * Every value is bounded (`Sanitize`: 4 KiB for ids, URLs, scopes, audiences and the JWT claims, 4096
+ * for paths, 64 for a duration): a longer flag or `TOKENLAYER_*` variable is bad usage (exit 2), a longer
+ * profile setting a configuration error (exit 3), named, never shown. A secret's variable name must be
+ * one (`[A-Za-z_][A-Za-z0-9_]*`): what is not may be the secret itself, and is not repeated.
+ *
  * @since 0.1.0
  */
 import * as FileSystem from "@effect/platform/FileSystem"
@@ -24,6 +29,7 @@ import { displayUrl } from "../internal/tokenEndpoint.js"
 import * as TokenStore from "../TokenStore.js"
 import * as Errors from "./Errors.js"
 import * as Profiles from "./Profiles.js"
+import * as Sanitize from "./Sanitize.js"
 
 /**
  * The settings flags can give (every command that talks to a server takes them all).
@@ -190,9 +196,16 @@ const authNames: ReadonlyArray<string> = Profiles.ClientAuthName.literals
 const stateDirectory = (flag: Option.Option<string>): Effect.Effect<string, Errors.CliError> =>
   Effect.gen(function*() {
     const home = yield* Profiles.home
-    if (Option.isSome(flag)) return path.resolve(Profiles.expandHome(flag.value, home))
-    const fromEnv = yield* Profiles.env("TOKENLAYER_STATE_DIR")
-    if (Option.isSome(fromEnv)) return path.resolve(Profiles.expandHome(fromEnv.value, home))
+    const given: Option.Option<readonly [string, string]> = Option.isSome(flag)
+      ? Option.some([flag.value, "--state-dir"])
+      : Option.map(yield* Profiles.env("TOKENLAYER_STATE_DIR"), (dir) => [dir, "TOKENLAYER_STATE_DIR"])
+    if (Option.isSome(given)) {
+      const [dir, origin] = given.value
+      if (Sanitize.tooLong(dir, Sanitize.maxPath)) {
+        return yield* Effect.fail(Errors.usage(Sanitize.tooLongText(origin, dir, Sanitize.maxPath)))
+      }
+      return path.resolve(Profiles.expandHome(dir, home))
+    }
     return yield* TokenStore.defaultDirectory.pipe(
       Effect.mapError(() =>
         Errors.config("no home directory for the token files: set HOME, XDG_STATE_HOME or TOKENLAYER_STATE_DIR")
@@ -216,20 +229,39 @@ export const resolve = (flags: Flags): Effect.Effect<Settings, Errors.CliError, 
     const profileName = selected?.name ?? "(no profile)"
     const home = yield* Profiles.home
 
-    /** flag, else TOKENLAYER_<NAME>, else the profile's value */
-    const pick = (
-      flag: Option.Option<string>,
-      variable: string,
-      fromProfile: string | undefined
-    ): Effect.Effect<string | undefined> =>
-      Option.isSome(flag)
-        ? Effect.succeed(flag.value)
-        : Effect.map(Profiles.env(`TOKENLAYER_${variable}`), (value) => Option.getOrElse(value, () => fromProfile))
-
     const where = selected === undefined ? "" : ` (profile ${profileName} in ${Profiles.quote(configFile)})`
     const fail = (text: string) => Effect.fail(Errors.config(text))
 
-    const grantText = (yield* pick(flags.grant, "GRANT", profile.grant)) ?? "client_credentials"
+    /**
+     * `--<option>`, else `TOKENLAYER_<OPTION>`, else the profile's `<option in camel case>`; at most
+     * `max` characters (a longer flag or variable is bad usage, named, never shown).
+     */
+    const pick = (
+      flag: Option.Option<string>,
+      option: string,
+      max: number = Sanitize.maxValue
+    ): Effect.Effect<string | undefined, Errors.CliError> =>
+      Effect.gen(function*() {
+        const variable = `TOKENLAYER_${option.toUpperCase().replace(/-/g, "_")}`
+        const field = option.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase()) as keyof Profiles.Profile
+        const bounded = (value: string, label: string, error: (text: string) => Errors.CliError) =>
+          Sanitize.tooLong(value, max)
+            ? Effect.fail(error(Sanitize.tooLongText(label, value, max)))
+            : Effect.succeed(value)
+        if (Option.isSome(flag)) return yield* bounded(flag.value, `--${option}`, Errors.usage)
+        const fromEnv = yield* Profiles.env(variable)
+        if (Option.isSome(fromEnv)) return yield* bounded(fromEnv.value, variable, Errors.usage)
+        const fromProfile = profile[field]
+        return typeof fromProfile === "string"
+          ? yield* bounded(
+            fromProfile,
+            `the ${field} of profile ${profileName} in ${Profiles.quote(configFile)}`,
+            Errors.config
+          )
+          : undefined
+      })
+
+    const grantText = (yield* pick(flags.grant, "grant")) ?? "client_credentials"
     if (!grants.includes(grantText)) {
       return yield* fail(`unknown grant ${Errors.oneLine(grantText, 60)}: use one of ${grants.join(", ")}`)
     }
@@ -240,21 +272,21 @@ export const resolve = (flags: Flags): Effect.Effect<Settings, Errors.CliError, 
       return problem === undefined ? Effect.succeed(value) : fail(`${problem}${where}`)
     }
 
-    const issuer = yield* Effect.flatMap(pick(flags.issuer, "ISSUER", profile.issuer), (v) => checkUrl("issuer", v))
+    const issuer = yield* Effect.flatMap(pick(flags.issuer, "issuer"), (v) => checkUrl("issuer", v))
     const tokenUrl = yield* Effect.flatMap(
-      pick(flags.tokenUrl, "TOKEN_URL", profile.tokenUrl),
+      pick(flags.tokenUrl, "token-url"),
       (v) => checkUrl("token URL", v)
     )
     const deviceAuthorizationUrl = yield* Effect.flatMap(
-      pick(flags.deviceAuthorizationUrl, "DEVICE_AUTHORIZATION_URL", profile.deviceAuthorizationUrl),
+      pick(flags.deviceAuthorizationUrl, "device-authorization-url"),
       (v) => checkUrl("device authorization URL", v)
     )
     const revocationUrl = yield* Effect.flatMap(
-      pick(flags.revocationUrl, "REVOCATION_URL", profile.revocationUrl),
+      pick(flags.revocationUrl, "revocation-url"),
       (v) => checkUrl("revocation URL", v)
     )
-    const clientId = yield* pick(flags.clientId, "CLIENT_ID", profile.clientId)
-    const clientAuthText = yield* pick(flags.clientAuth, "CLIENT_AUTH", profile.clientAuth)
+    const clientId = yield* pick(flags.clientId, "client-id")
+    const clientAuthText = yield* pick(flags.clientAuth, "client-auth")
     if (clientAuthText !== undefined && !authNames.includes(clientAuthText)) {
       return yield* fail(
         `unknown client authentication ${Errors.oneLine(clientAuthText, 60)}: use one of ${
@@ -262,9 +294,9 @@ export const resolve = (flags: Flags): Effect.Effect<Settings, Errors.CliError, 
         }`
       )
     }
-    const scope = yield* pick(flags.scope, "SCOPE", profile.scope)
-    const audience = yield* pick(flags.audience, "AUDIENCE", profile.audience)
-    const bufferText = yield* pick(flags.buffer, "BUFFER", profile.buffer)
+    const scope = yield* pick(flags.scope, "scope")
+    const audience = yield* pick(flags.audience, "audience")
+    const bufferText = yield* pick(flags.buffer, "buffer", Sanitize.maxDuration)
     let buffer: Duration.Duration | undefined = undefined
     if (bufferText !== undefined) {
       const millis = parseDuration(bufferText)
@@ -289,9 +321,9 @@ export const resolve = (flags: Flags): Effect.Effect<Settings, Errors.CliError, 
     if (retries < 0 || retries > 10 || !Number.isInteger(retries)) {
       return yield* fail("--retries must be a whole number from 0 to 10")
     }
-    const keyId = yield* pick(flags.keyId, "KEY_ID", profile.keyId)
-    const assertionIssuer = yield* pick(flags.assertionIssuer, "ASSERTION_ISSUER", profile.assertionIssuer)
-    const subject = yield* pick(flags.subject, "SUBJECT", profile.subject)
+    const keyId = yield* pick(flags.keyId, "key-id")
+    const assertionIssuer = yield* pick(flags.assertionIssuer, "assertion-issuer")
+    const subject = yield* pick(flags.subject, "subject")
 
     // where the secret is: stdin, then what flags or variables name, then what the profile names
     const secretFileOverride: Option.Option<readonly [string, string]> = Option.isSome(flags.secretFile)
@@ -300,6 +332,27 @@ export const resolve = (flags: Flags): Effect.Effect<Settings, Errors.CliError, 
     const secretEnvOverride: Option.Option<readonly [string, string]> = Option.isSome(flags.secretEnv)
       ? Option.some([flags.secretEnv.value, "--secret-env"])
       : Option.map(yield* Profiles.env("TOKENLAYER_SECRET_ENV"), (f) => [f, "TOKENLAYER_SECRET_ENV"])
+    // a name that is not a variable's may be the secret itself: it is never repeated
+    if (Option.isSome(secretEnvOverride) && !Sanitize.isEnvName(secretEnvOverride.value[0])) {
+      return yield* Effect.fail(Errors.usage(Sanitize.notAnEnvName(secretEnvOverride.value[1])))
+    }
+    if (profile.secretEnv !== undefined && !Sanitize.isEnvName(profile.secretEnv)) {
+      return yield* fail(
+        `the secretEnv of profile ${profileName} in ${
+          Profiles.quote(configFile)
+        } is not the name of an environment variable (letters, digits and _, not starting with a digit; ` +
+          `the value is not shown): fix it with tokenlayer profile add ${profileName} --force ...`
+      )
+    }
+    if (Option.isSome(secretFileOverride) && Sanitize.tooLong(secretFileOverride.value[0], Sanitize.maxPath)) {
+      const [file, origin] = secretFileOverride.value
+      return yield* Effect.fail(Errors.usage(Sanitize.tooLongText(origin, file, Sanitize.maxPath)))
+    }
+    if (profile.secretFile !== undefined && Sanitize.tooLong(profile.secretFile, Sanitize.maxPath)) {
+      return yield* fail(
+        Sanitize.tooLongText(`the secretFile of profile ${profileName}`, profile.secretFile, Sanitize.maxPath)
+      )
+    }
     const defaultSecret = yield* Profiles.env("TOKENLAYER_CLIENT_SECRET")
     const secret: SecretSource = flags.secretStdin
       ? { _tag: "Stdin" }
