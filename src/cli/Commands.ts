@@ -48,6 +48,7 @@ import * as Output from "./Output.js"
 import * as Profiles from "./Profiles.js"
 import * as Qr from "./Qr.js"
 import * as Revocation from "./Revocation.js"
+import * as Sanitize from "./Sanitize.js"
 import * as Settings from "./Settings.js"
 
 /**
@@ -208,7 +209,8 @@ const validToken = (flags: Settings.Flags) =>
       ? yield* withoutDeviceFlow(settings, secret, client)
       : yield* Settings.makeGrant(settings, secret, client)
     const tokens = yield* tokenService(settings, grant)
-    return yield* tokens.get.pipe(Effect.mapError((error) => Errors.fromHttpError(error, settings)))
+    const token = yield* tokens.get.pipe(Effect.mapError((error) => Errors.fromHttpError(error, settings)))
+    return { settings, token }
   }).pipe(Effect.scoped)
 
 const withVerbosity = Output.withVerbosity
@@ -217,12 +219,38 @@ const withVerbosity = Output.withVerbosity
 // token, header
 // -----------------------------------------------------------------------------
 
+/**
+ * What goes on stdout to be used as it is is checked, not escaped (an escaped token is another token):
+ * a token that is not visible ASCII, or a `token_type` that is not an HTTP token (a CR/LF in it would
+ * add a header of the server's choosing to `curl -H "$(tokenlayer header)"`), is refused.
+ */
+const printable = (settings: { readonly profile: string }, token: Token.Token, withType: boolean) => {
+  const refuse = (what: string) =>
+    Effect.fail(Errors.config(
+      `profile ${settings.profile}: ${what}, so it is not printed: check the token URL of the profile ` +
+        `(tokenlayer logout deletes a cached token)`
+    ))
+  if (!Sanitize.isVisibleAscii(Redacted.value(token.accessToken))) {
+    return refuse("the access token holds characters other than visible ASCII")
+  }
+  if (withType && !Sanitize.isHttpToken(token.tokenType)) {
+    return refuse(
+      `the token type "${Errors.oneLine(token.tokenType, 60)}" is not an HTTP authentication scheme`
+    )
+  }
+  return Effect.void
+}
+
+/** A valid token that can be printed as it is (`printable`). */
+const printableToken = (flags: Settings.Flags, withType: boolean) =>
+  Effect.tap(validToken(flags), ({ settings, token }) => printable(settings, token, withType))
+
 const tokenCommand = Command.make(
   "token",
   settingsOptions,
   (flags) =>
-    validToken(flags).pipe(
-      Effect.flatMap((token) => Output.out(Redacted.value(token.accessToken))),
+    printableToken(flags, false).pipe(
+      Effect.flatMap(({ token }) => Output.out(Redacted.value(token.accessToken))),
       withVerbosity(flags.verbose)
     )
 ).pipe(Command.withDescription("Print a valid access token, and nothing else."))
@@ -231,8 +259,8 @@ const headerCommand = Command.make(
   "header",
   settingsOptions,
   (flags) =>
-    validToken(flags).pipe(
-      Effect.flatMap((token) => Output.out(`Authorization: ${Token.authorizationHeader(token)}`)),
+    printableToken(flags, true).pipe(
+      Effect.flatMap(({ token }) => Output.out(`Authorization: ${Token.authorizationHeader(token)}`)),
       withVerbosity(flags.verbose)
     )
 ).pipe(Command.withDescription("Print the header that carries a valid access token: Authorization: Bearer ..."))
@@ -368,7 +396,8 @@ const renderStatus = (report: StatusReport, now: number): string => {
   }
   rows.push(["file", report.file])
   const width = Math.max(...rows.map(([label]) => label.length))
-  return rows.map(([label, value]) => `${label.padEnd(width)}  ${value}`).join("\n")
+  // each value escaped: a line break in a scope or a URL must not make a row of its own
+  return rows.map(([label, value]) => `${label.padEnd(width)}  ${Sanitize.escape(value)}`).join("\n")
 }
 
 const statusCommand = Command.make(
@@ -379,7 +408,7 @@ const statusCommand = Command.make(
       const settings = yield* Settings.resolve(flags)
       const report = yield* statusReport(settings)
       const now = yield* Clock.currentTimeMillis
-      yield* Output.out(flags.json ? JSON.stringify(report, null, 2) : renderStatus(report, now))
+      yield* Output.out(flags.json ? Sanitize.json(report) : renderStatus(report, now))
       if (report.state === "none" || report.state === "expired") {
         return yield* Effect.fail(
           new Errors.CliError({
@@ -412,11 +441,14 @@ const devicePrompt = (
 (authorization) =>
   Effect.gen(function*() {
     const terminal = Output.stderrIsTerminal()
+    // the server's words, escaped and bounded
     yield* Output.err(
-      `to sign in, open ${authorization.verificationUri} and enter the code ${authorization.userCode}`
+      `to sign in, open ${Errors.oneLine(authorization.verificationUri, 500)} and enter the code ${
+        Errors.oneLine(authorization.userCode, 100)
+      }`
     )
     if (authorization.verificationUriComplete !== undefined) {
-      yield* Output.err(`or open ${authorization.verificationUriComplete}`)
+      yield* Output.err(`or open ${Errors.oneLine(authorization.verificationUriComplete, 600)}`)
     }
     if (terminal) {
       const qr = yield* Qr.render(authorization.verificationUriComplete ?? authorization.verificationUri)
@@ -446,9 +478,9 @@ const stopCountdown = (countdown: Ref.Ref<Option.Option<Fiber.RuntimeFiber<void>
 
 const describeNewToken = (token: Token.Token, policy: RefreshPolicy.Service): string => {
   const expiresAt = policy.expiresAt(token)
-  return `valid until ${DateTime.formatIso(expiresAt)}${token.scope === undefined ? "" : `, scope ${token.scope}`}${
-    token.refreshToken === undefined ? "" : ", with a refresh token"
-  }`
+  return `valid until ${DateTime.formatIso(expiresAt)}${
+    token.scope === undefined ? "" : `, scope ${Errors.oneLine(token.scope, 300)}`
+  }${token.refreshToken === undefined ? "" : ", with a refresh token"}`
 }
 
 const loginCommand = Command.make(
@@ -551,6 +583,26 @@ const logoutCommand = Command.make(
 // profile add | list | remove
 // -----------------------------------------------------------------------------
 
+/**
+ * What is wrong with the settings given to `profile add`: a value longer than `Sanitize.maxValue` (a
+ * path longer than `Sanitize.maxPath`), or a `--secret-env` that is not a variable's name (it may be the
+ * secret itself: never repeated). `undefined` when nothing is.
+ */
+const profileFlagsProblem = (
+  flags: {
+    readonly [K in keyof typeof profileOptions]: Option.Option<unknown>
+  }
+): string | undefined => {
+  for (const [key, value] of Object.entries(flags)) {
+    if (!Option.isOption(value) || Option.isNone(value) || typeof value.value !== "string") continue
+    const option = `--${key.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)}`
+    const max = key === "secretFile" ? Sanitize.maxPath : key === "buffer" ? Sanitize.maxDuration : Sanitize.maxValue
+    if (Sanitize.tooLong(value.value, max)) return Sanitize.tooLongText(option, value.value, max)
+    if (key === "secretEnv" && !Sanitize.isEnvName(value.value)) return Sanitize.notAnEnvName("--secret-env")
+  }
+  return undefined
+}
+
 const nameArg = Args.text({ name: "name" }).pipe(Args.withDescription("the profile's name"))
 
 const loadConfig = (flag: Option.Option<string>) =>
@@ -574,9 +626,11 @@ const profileAdd = Command.make(
     Effect.gen(function*() {
       if (!Profiles.validName(flags.name)) {
         return yield* Effect.fail(Errors.usage(
-          `${JSON.stringify(Errors.oneLine(flags.name, 70))} is not a profile name: use letters, digits, ., _ and -`
+          `"${Errors.oneLine(flags.name, 70)}" is not a profile name: use letters, digits, ., _ and - (at most 64)`
         ))
       }
+      const problem = profileFlagsProblem(flags)
+      if (problem !== undefined) return yield* Effect.fail(Errors.usage(problem))
       const { config, file } = yield* loadConfig(flags.config)
       if (config.profiles[flags.name] !== undefined && !flags.force) {
         return yield* Effect.fail(
@@ -659,7 +713,7 @@ const profileList = Command.make(
   (flags) =>
     Effect.gen(function*() {
       const { config, file } = yield* loadConfig(flags.config)
-      if (flags.json) return yield* Output.out(JSON.stringify({ file, ...config }, null, 2))
+      if (flags.json) return yield* Output.out(Sanitize.json({ file, ...config }))
       const names = Object.keys(config.profiles).sort()
       if (names.length === 0) {
         return yield* Output.err(
@@ -673,9 +727,9 @@ const profileList = Command.make(
         return [
           `${name === config.default ? "*" : " "} ${name}`,
           profile.grant ?? "client_credentials",
-          profile.tokenUrl ?? profile.issuer ?? "-",
-          profile.clientId ?? profile.assertionIssuer ?? "-",
-          profile.scope ?? ""
+          Errors.oneLine(profile.tokenUrl ?? profile.issuer ?? "-", 200),
+          Errors.oneLine(profile.clientId ?? profile.assertionIssuer ?? "-", 100),
+          Errors.oneLine(profile.scope ?? "", 200)
         ]
       })
       const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((row) => row[i]!.length)))
@@ -690,6 +744,9 @@ const profileRemove = Command.make(
   { name: nameArg, config: configOption, stateDir: settingsOptions.stateDir },
   (flags) =>
     Effect.gen(function*() {
+      if (!Profiles.validName(flags.name)) {
+        return yield* Effect.fail(Errors.usage(`"${Errors.oneLine(flags.name, 70)}" is not a profile name`))
+      }
       const { config, file } = yield* loadConfig(flags.config)
       const profile = config.profiles[flags.name]
       if (profile === undefined) {
@@ -850,7 +907,7 @@ export const run = (
         return error.exitCode
       }
       if (ValidationError.isValidationError(error)) {
-        const said = Errors.oneLine(parserErrors.join(" "), 300)
+        const said = Sanitize.parserMessage(parserErrors.join(" "), argv, 300)
         yield* Output.err(`${said === "" ? "invalid command line" : said}; see tokenlayer --help`)
         return Errors.ExitCode.usage
       }
