@@ -21,8 +21,10 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
 import * as ClientAuth from "./ClientAuth.js"
+import * as CustomGrant from "./internal/customGrant.js"
 import * as DeviceCode from "./internal/deviceCode.js"
 import * as InternalDiscovery from "./internal/discovery.js"
+import * as GrantKey from "./internal/grantKey.js"
 import * as JwtBearer from "./internal/jwtBearer.js"
 import * as RefreshTokenGrant from "./internal/refreshTokenGrant.js"
 import * as TokenEndpoint from "./internal/tokenEndpoint.js"
@@ -75,13 +77,6 @@ export class Grant extends Context.Tag("tokenlayer/Grant")<Grant, Service>() {}
 export { MaxResponseSize } from "./internal/tokenEndpoint.js"
 
 /**
- * Percent-encodes the characters that give a key its structure (`%`, `;`, `=`, space), so that values
- * containing them (a scope token may contain `;` and `=`) cannot make two different grants share a key.
- */
-const keyValue = (value: string): string =>
-  value.replace(/[%;= ]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0")}`)
-
-/**
  * Builds the cache key of a grant from what distinguishes its tokens: `grant=<type>;name=value;...`,
  * lists sorted and space-separated, the structural characters of each value percent-encoded so that
  * different grants never share a key. Never pass a secret.
@@ -89,20 +84,10 @@ const keyValue = (value: string): string =>
  * @since 0.1.0
  * @category constructors
  */
-export const makeKey = (
+export const makeKey: (
   grantType: string,
   parts: ReadonlyArray<readonly [string, string | ReadonlyArray<string> | undefined]>
-): string => {
-  const fields = [`grant=${keyValue(grantType)}`]
-  for (const [name, value] of parts) {
-    if (value === undefined) continue
-    const text = typeof value === "string"
-      ? keyValue(value)
-      : value.filter((v) => v !== "").map(keyValue).sort().join(" ")
-    if (text !== "") fields.push(`${name}=${text}`)
-  }
-  return fields.join(";")
-}
+) => string = GrantKey.makeKey
 
 /**
  * The options of the client credentials grant (RFC 6749 §4.4).
@@ -145,7 +130,6 @@ export const makeClientCredentials = (
   const auth = options.clientAuth === undefined ? ClientAuth.basic(options.clientSecret) : options.clientAuth
   const scope = TokenEndpoint.scopeString(options.scope)
   const grantParams = TokenEndpoint.params([
-    ["grant_type", "client_credentials"],
     ["scope", scope],
     ["audience", options.audience],
     ["resource", options.resource]
@@ -161,11 +145,12 @@ export const makeClientCredentials = (
       ["resource", options.resource]
     ]),
     request: () =>
-      Effect.flatMap(endpoints.tokenUrl, (tokenUrl) =>
-        Effect.flatMap(
-          TokenEndpoint.authenticated(auth, { clientId: options.clientId, tokenUrl }, grantParams),
-          (request) => TokenEndpoint.sendWith(client, request)
-        ))
+      TokenEndpoint.grantRequest(
+        client,
+        { clientId: options.clientId, auth, tokenUrl: endpoints.tokenUrl },
+        "client_credentials",
+        grantParams
+      )
   }
 }
 
@@ -916,3 +901,77 @@ export const jwtBearerConfig = (
     Grant,
     Effect.flatMap(Effect.zip(config, HttpClient.HttpClient), ([options, client]) => makeJwtBearer(options, client))
   )
+
+// -----------------------------------------------------------------------------
+// any other grant
+// -----------------------------------------------------------------------------
+
+/**
+ * Form parameters of a custom grant, by name: a value, a list (the parameter repeated), or a
+ * `Redacted` secret (sent, never logged, never part of the key). Absent and empty values are not sent.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type CustomParams = CustomGrant.Params
+
+/**
+ * The options of a grant tokenlayer does not ship (`Grant.custom`).
+ *
+ * - `grantType`: the `grant_type` sent (`urn:ietf:params:oauth:grant-type:token-exchange`, a vendor's).
+ * - `tokenUrl` or `issuer`, as for every grant.
+ * - `clientId` with `clientSecret` (HTTP Basic) or `clientAuth` (any method), or `clientId` alone (a
+ *   public client: its id in the form). Without `clientId` no client credentials are sent.
+ * - `params`: the grant's own parameters, fixed, or an effect computing them for each request from the
+ *   token held now (a subject token read from a file, a refresh token to trade).
+ * - `key`: what tells this grant's tokens apart besides the grant type, the URL and the client (an
+ *   audience, a subject); never a secret.
+ * - `interactive`: the request waits for a person (no per-attempt timeout).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type CustomOptions = CustomGrant.Options
+
+/**
+ * A custom grant as a value, over the given `HttpClient`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeCustom: (options: CustomOptions, client: HttpClient.HttpClient) => Service = CustomGrant.make
+
+/**
+ * A grant tokenlayer does not ship, in a few lines: its `grant_type` and form parameters. It goes through
+ * the same funnel as the built-in grants, so retries, `Retry-After`, the refresh policy, the stores,
+ * bounded and checked answers, typed `HttpError`s and redaction come with it.
+ *
+ * @example
+ * ```ts
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import { Layer, Redacted } from "effect"
+ * import { Grant, TokenService } from "tokenlayer"
+ *
+ * // RFC 8693 token exchange: a workload's token traded for one for the billing API
+ * const Exchanged = TokenService.layer().pipe(
+ *   Layer.provide(Grant.custom({
+ *     grantType: "urn:ietf:params:oauth:grant-type:token-exchange",
+ *     tokenUrl: "https://auth.example.com/oauth2/token",
+ *     clientId: "gateway",
+ *     clientSecret: Redacted.make(process.env.GATEWAY_SECRET ?? ""),
+ *     params: {
+ *       subject_token: Redacted.make(process.env.WORKLOAD_TOKEN ?? ""),
+ *       subject_token_type: "urn:ietf:params:oauth:token-type:access_token",
+ *       audience: "billing"
+ *     },
+ *     key: { audience: "billing" }
+ *   })),
+ *   Layer.provide(NodeHttpClient.layerUndici)
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const custom = (options: CustomOptions): Layer.Layer<Grant, never, HttpClient.HttpClient> =>
+  Layer.effect(Grant, Effect.map(HttpClient.HttpClient, (client) => makeCustom(options, client)))

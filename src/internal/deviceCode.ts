@@ -23,6 +23,7 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import type * as ClientAuth from "../ClientAuth.js"
 import type * as Grant from "../Grant.js"
 import * as Token from "../Token.js"
 import * as TokenError from "../TokenError.js"
@@ -67,7 +68,8 @@ const DeviceAuthorizationResponse = Schema.Struct({
  * @internal
  */
 export interface Resolved {
-  readonly endpoint: RefreshTokenGrant.Client
+  /** The token endpoint and the client, which always authenticates (a public client sends its id). */
+  readonly endpoint: TokenEndpoint.Endpoint & { readonly clientId: string; readonly auth: ClientAuth.ClientAuth }
   readonly deviceAuthorizationUrl: Effect.Effect<string, TokenError.HttpError>
   /** `scope`, `audience` and the user's extra parameters, for the device authorization request. */
   readonly authorizationParams: ReadonlyArray<TokenEndpoint.Param>
@@ -198,8 +200,8 @@ export const deviceFlow = (
       `device flow: waiting for the user's approval, polling every ${Duration.format(interval)}`
     )
 
-    const pollRequest = yield* TokenEndpoint.authenticated(endpoint.auth, context, [
-      ["grant_type", grantType],
+    // each poll authenticated anew (a client assertion's jti is used once)
+    const poll = TokenEndpoint.grantRequest(http, { ...endpoint, tokenUrl: Effect.succeed(tokenUrl) }, grantType, [
       ["device_code", authorization.deviceCode]
     ])
     const expired = () =>
@@ -219,7 +221,7 @@ export const deviceFlow = (
       if ((yield* Clock.currentTimeMillis) >= deadline) return yield* Effect.fail(expired())
 
       const answer = yield* Effect.either(
-        TokenEndpoint.sendWith(http, pollRequest).pipe(timed(httpTimeout, tokenUrl))
+        poll.pipe(timed(httpTimeout, tokenUrl))
       )
       if (Either.isRight(answer)) {
         resolved.tracker.received(answer.right)

@@ -127,22 +127,18 @@ export const make = (
 
     const grantParams = TokenEndpoint.params([["scope", TokenEndpoint.scopeString(options.scope)]])
       .concat(Object.entries(options.extraParams ?? {}))
-    const authenticated = (assertion: Redacted.Redacted<string>): Effect.Effect<TokenEndpoint.TokenRequest> => {
-      const params: Array<TokenEndpoint.Param> = [["grant_type", grantType], ["assertion", assertion], ...grantParams]
-      return options.clientAuth === undefined || options.clientId === undefined
-        ? Effect.succeed({ url: options.tokenUrl, params, headers: [] })
-        : TokenEndpoint.authenticated(
-          options.clientAuth,
-          { clientId: options.clientId, tokenUrl: options.tokenUrl },
-          params
-        )
+    const endpoint: TokenEndpoint.Endpoint = {
+      tokenUrl: Effect.succeed(options.tokenUrl),
+      clientId: options.clientId,
+      auth: options.clientAuth
     }
     return {
       key,
       request: () =>
-        Jwt.assertionOrDie(signer, assertionOptions).pipe(
-          Effect.flatMap(authenticated),
-          Effect.flatMap((request) => TokenEndpoint.sendWith(client, request))
+        Effect.flatMap(
+          Jwt.assertionOrDie(signer, assertionOptions),
+          (assertion) =>
+            TokenEndpoint.grantRequest(client, endpoint, grantType, [["assertion", assertion], ...grantParams])
         )
     }
   })

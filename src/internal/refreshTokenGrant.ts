@@ -13,7 +13,6 @@ import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import type * as ClientAuth from "../ClientAuth.js"
 import * as Token from "../Token.js"
 import * as TokenError from "../TokenError.js"
 import * as TokenEndpoint from "./tokenEndpoint.js"
@@ -94,11 +93,7 @@ export const withRefreshToken = (token: Token.Token, refreshToken: Redacted.Reda
  *
  * @internal
  */
-export interface Client {
-  readonly clientId: string
-  readonly auth: ClientAuth.ClientAuth
-  readonly tokenUrl: Effect.Effect<string, TokenError.HttpError>
-}
+export type Client = TokenEndpoint.Endpoint
 
 /**
  * One refresh token request (RFC 6749 §6): `grant_type=refresh_token`, the refresh token, the scope
@@ -113,15 +108,7 @@ export const trade = (
   params: ReadonlyArray<TokenEndpoint.Param>
 ) =>
 (refreshToken: Redacted.Redacted<string>): Effect.Effect<Token.Token, TokenError.HttpError> =>
-  Effect.flatMap(endpoint.tokenUrl, (tokenUrl) =>
-    Effect.flatMap(
-      TokenEndpoint.authenticated(
-        endpoint.auth,
-        { clientId: endpoint.clientId, tokenUrl },
-        [["grant_type", "refresh_token"], ["refresh_token", refreshToken], ...params]
-      ),
-      (request) => TokenEndpoint.sendWith(http, request)
-    ))
+  TokenEndpoint.grantRequest(http, endpoint, "refresh_token", [["refresh_token", refreshToken], ...params])
 
 /**
  * Trades `used` and tells the tracker how it went.

@@ -77,6 +77,41 @@ export const authenticated = (
     headers: credentials.headers
   }))
 
+/**
+ * Where a grant's token requests go, and who sends them: the token URL (given, or from the issuer's
+ * metadata) and, when the client authenticates, its id and method. Without `clientId` / `auth` (the JWT
+ * bearer grant without client authentication) the request carries no client credentials.
+ *
+ * @internal
+ */
+export interface Endpoint {
+  readonly tokenUrl: Effect.Effect<string, HttpError>
+  readonly clientId?: string | undefined
+  readonly auth?: ClientAuth.ClientAuth | undefined
+}
+
+/**
+ * The funnel every grant goes through: one token request of `grant_type` `grantType` with `params`,
+ * authenticated by the endpoint's client (a JWT client assertion is signed anew for every request, so a
+ * retry never replays its `jti`), sent over `http`, the answer bounded, checked and parsed, and any
+ * failure an `HttpError`.
+ *
+ * @internal
+ */
+export const grantRequest = (
+  http: HttpClient.HttpClient,
+  endpoint: Endpoint,
+  grantType: string,
+  params: ReadonlyArray<Param>
+): Effect.Effect<Token.Token, HttpError> =>
+  Effect.flatMap(endpoint.tokenUrl, (tokenUrl) => {
+    const form: ReadonlyArray<Param> = [["grant_type", grantType], ...params]
+    const request = endpoint.auth === undefined || endpoint.clientId === undefined
+      ? Effect.succeed<TokenRequest>({ url: tokenUrl, params: form, headers: [] })
+      : authenticated(endpoint.auth, { clientId: endpoint.clientId, tokenUrl }, form)
+    return Effect.flatMap(request, (r) => sendWith(http, r))
+  })
+
 const reveal = (value: string | Redacted.Redacted<string>): string =>
   typeof value === "string" ? value : Redacted.value(value)
 
