@@ -12,6 +12,12 @@ import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 
 /**
+ * A key as messages show it: at most 300 characters (a key made of a megabyte-long client id must not
+ * make megabyte-long log lines); the error's `key` field keeps it whole.
+ */
+const shownKey = (key: string): string => key.length > 300 ? `${key.slice(0, 300)}... (${key.length} characters)` : key
+
+/**
  * No token is cached under this key: nothing was ever stored, or it was removed.
  *
  * @since 0.1.0
@@ -21,7 +27,7 @@ export class NotCached extends Schema.TaggedError<NotCached>()("NotCached", {
   key: Schema.String
 }) {
   override get message(): string {
-    return `no cached token for ${this.key}`
+    return `no cached token for ${shownKey(this.key)}`
   }
 }
 
@@ -38,7 +44,7 @@ export class Corrupted extends Schema.TaggedError<Corrupted>()("Corrupted", {
   reason: Schema.String
 }) {
   override get message(): string {
-    return `stored token for ${this.key}${
+    return `stored token for ${shownKey(this.key)}${
       this.path === undefined ? "" : ` at ${this.path}`
     } is corrupted: ${this.reason}`
   }
@@ -55,7 +61,7 @@ export class Expired extends Schema.TaggedError<Expired>()("Expired", {
   expiredAt: Schema.DateTimeUtcFromSelf
 }) {
   override get message(): string {
-    return `cached token for ${this.key} expired at ${this.expiredAt.toJSON()}`
+    return `cached token for ${shownKey(this.key)} expired at ${this.expiredAt.toJSON()}`
   }
 }
 
@@ -72,7 +78,7 @@ export class StoreError extends Schema.TaggedError<StoreError>()("StoreError", {
   reason: Schema.String
 }) {
   override get message(): string {
-    return `token store ${this.operation} failed for ${this.key}: ${this.reason}`
+    return `token store ${this.operation} failed for ${shownKey(this.key)}: ${this.reason}`
   }
 }
 

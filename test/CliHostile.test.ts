@@ -400,6 +400,24 @@ describe("the config file: a regular file of the user's that nobody else can wri
   )
 })
 
+describe("secrets are read up to a bound", () => {
+  it.live(
+    "a secret on standard input or in a file larger than 1 MiB is refused (--secret-stdin < /dev/zero never ended)",
+    () =>
+      Effect.gen(function*() {
+        const box = yield* Cli.sandbox
+        const base = ["token", "--token-url", "http://127.0.0.1:9/token", "--client-id", "app"]
+        const big = "x".repeat(2 * 1024 * 1024)
+        const stdin = yield* Cli.run([...base, "--secret-stdin"], { env: box.env(), stdin: big })
+        assertRefused(stdin, 3, /the secret on standard input is larger than a secret can be \(1 MiB\)/)
+        const file = yield* box.writeFile("big-secret", big, 0o600)
+        const fromFile = yield* Cli.run([...base, "--secret-file", file], { env: box.env() })
+        assertRefused(fromFile, 3, /is larger than a secret can be \(1 MiB\)/)
+      }).pipe(Effect.scoped),
+    60_000
+  )
+})
+
 describe("secrets typed where they do not belong are not echoed", () => {
   it.live(
     "an unknown --option=value is named by the part before =; a value given to a flag is not shown",

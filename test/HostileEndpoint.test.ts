@@ -455,6 +455,23 @@ describe("a hostile token endpoint", () => {
       }).pipe(Effect.provide(NodeHttpClient.layerUndici)))
   })
 
+  describe("long keys", () => {
+    it("errors show at most 300 characters of a key (a megabyte-long client id made megabyte log lines)", () => {
+      const key = `grant=client_credentials;client=${"a".repeat(1_000_000)}`
+      for (
+        const error of [
+          new TokenError.StoreError({ key, operation: "load", reason: "test" }),
+          new TokenError.NotCached({ key }),
+          new TokenError.Corrupted({ key, reason: "test" })
+        ]
+      ) {
+        assert.isBelow(error.message.length, 400)
+        assert.include(error.message, "(1000032 characters)")
+        assert.strictEqual(error.key, key)
+      }
+    })
+  })
+
   describe("TokenManager.fetch", () => {
     it.scoped("a token that cannot be a header value is refused without quoting it", () =>
       Effect.gen(function*() {

@@ -7,7 +7,6 @@
  * @since 0.1.0
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
-import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import type * as Redacted from "effect/Redacted"
 import type * as ClientAuth from "../ClientAuth.js"
@@ -48,12 +47,8 @@ export const revokeOne = (
       { clientId: endpoint.clientId, tokenUrl: endpoint.tokenUrl },
       [["token", token], ["token_type_hint", hint]]
     )
-    const response = yield* client.execute(TokenEndpoint.toHttpRequest({ ...request, url: endpoint.revocationUrl }))
-      .pipe(Effect.mapError((error) => TokenEndpoint.transportError(url, error)))
-    if (response.status >= 200 && response.status < 300) return
-    const text = yield* response.text.pipe(Effect.orElseSucceed(() => ""))
-    const now = yield* DateTime.now
-    return yield* Effect.fail(TokenEndpoint.statusError(url, response, TokenEndpoint.parseJson(text), now))
+    // the answer bounded and checked as every authorization server's answer is (a 3xx never followed)
+    yield* TokenEndpoint.exchange(client, TokenEndpoint.toHttpRequest({ ...request, url: endpoint.revocationUrl }), url)
   }).pipe(
     Effect.scoped,
     Effect.timeoutFail({

@@ -455,11 +455,22 @@ export const needsSecret = (settings: Settings): boolean =>
 /** The end of a secret read from a file or stdin: one trailing newline (CRLF too) is not part of it. */
 const trimNewline = (text: string): string => text.replace(/\r?\n$/, "")
 
+/** The largest secret read from standard input or a file: a PEM key is a few KB. */
+const maxSecretBytes = 1024 * 1024
+
 const readStdin: Effect.Effect<string, Errors.CliError> = Effect.async<string, Errors.CliError>((resume) => {
   const chunks: Array<Buffer> = []
+  let total = 0
   const stdin = process.stdin
   const onData = (chunk: Buffer | string) => {
-    chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : chunk)
+    const bytes = typeof chunk === "string" ? Buffer.from(chunk) : chunk
+    total += bytes.length
+    if (total > maxSecretBytes) {
+      // `--secret-stdin < /dev/zero` would read forever
+      cleanup()
+      return resume(Effect.fail(Errors.config("the secret on standard input is larger than a secret can be (1 MiB)")))
+    }
+    chunks.push(bytes)
   }
   const onEnd = () => {
     cleanup()
@@ -507,6 +518,11 @@ export const readSecretFile = (
     )
     if (info.type !== "File") {
       return yield* Effect.fail(Errors.config(`the secret file ${Profiles.quote(file)} is not a regular file`))
+    }
+    if (Number(info.size) > maxSecretBytes) {
+      return yield* Effect.fail(
+        Errors.config(`the secret file ${Profiles.quote(file)} is larger than a secret can be (1 MiB)`)
+      )
     }
     if (process.platform !== "win32" && (info.mode & 0o077) !== 0) {
       return yield* Effect.fail(Errors.config(
