@@ -14,6 +14,7 @@
  *
  * @since 0.1.0
  */
+import { nestsDeeperThan } from "../internal/json.js"
 
 /**
  * The longest client id, URL, scope, audience, key id, issuer or subject (4 KiB): far more than any
@@ -223,24 +224,7 @@ export const tooLongText = (label: string, text: string, max: number): string =>
  * @since 0.1.0
  * @category bounds
  */
-export const nestsAtMost = (text: string, max: number): boolean => {
-  let depth = 0
-  let inString = false
-  for (let i = 0; i < text.length; i++) {
-    const char = text.charCodeAt(i)
-    if (inString) {
-      if (char === 0x5c) i++ // a backslash: the next character is escaped
-      else if (char === 0x22) inString = false
-    } else if (char === 0x22) {
-      inString = true
-    } else if (char === 0x5b || char === 0x7b) {
-      if (++depth > max) return false
-    } else if (char === 0x5d || char === 0x7d) {
-      depth--
-    }
-  }
-  return true
-}
+export const nestsAtMost = (text: string, max: number): boolean => !nestsDeeperThan(text, max)
 
 // -----------------------------------------------------------------------------
 // the command line

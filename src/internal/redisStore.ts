@@ -21,6 +21,7 @@ import * as Token from "../Token.js"
 import * as TokenError from "../TokenError.js"
 import type * as TokenStore from "../TokenStore.js"
 import type * as RedisStore from "../TokenStore/Redis.js"
+import { nestsDeeperThan } from "./json.js"
 
 /** @internal */
 export type Options = RedisStore.Options
@@ -122,30 +123,6 @@ const maxMillis = 2_147_483_647
 const toMillis = (input: Duration.DurationInput, minimum: number): number => {
   const millis = Math.ceil(Duration.toMillis(Duration.decode(input)))
   return Number.isNaN(millis) ? minimum : Math.min(maxMillis, Math.max(minimum, millis))
-}
-
-/**
- * Whether JSON text nests arrays and objects deeper than `limit`, in one linear pass that skips strings:
- * decoding a deeply nested value (100,000 levels fit in 1 MiB) would overflow the stack (a `RangeError`
- * from the parser's error messages, which print the value they found).
- */
-const nestsDeeperThan = (text: string, limit: number): boolean => {
-  let depth = 0
-  let inString = false
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i)
-    if (inString) {
-      if (c === 0x5c) i++ // a backslash: the next character is escaped
-      else if (c === 0x22) inString = false
-    } else if (c === 0x22) {
-      inString = true
-    } else if (c === 0x5b || c === 0x7b) {
-      if (++depth > limit) return true
-    } else if (c === 0x5d || c === 0x7d) {
-      depth--
-    }
-  }
-  return false
 }
 
 /** ioredis's message for a command that got no answer within its `commandTimeout`. */

@@ -22,6 +22,7 @@ import { createHash } from "node:crypto"
 import type * as ClientAuth from "../ClientAuth.js"
 import * as Token from "../Token.js"
 import { HttpError } from "../TokenError.js"
+import * as Json from "./json.js"
 
 /** @internal */
 export type Param = readonly [string, string | Redacted.Redacted<string>]
@@ -196,29 +197,11 @@ const decodeErrorBody = Schema.decodeUnknownOption(ErrorBody)
 export const maxJsonDepth = 32
 
 /**
- * Whether a JSON text nests deeper than `max` (arrays and objects), by one linear pass that skips
- * strings: what `JSON.parse` would build, without building it.
+ * Whether a JSON text nests deeper than `max`, found without parsing it.
  *
  * @internal
  */
-export const nestsDeeperThan = (text: string, max: number): boolean => {
-  let depth = 0
-  let inString = false
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i)
-    if (inString) {
-      if (c === 0x5C) i++ // backslash: skip the escaped character
-      else if (c === 0x22) inString = false
-    } else if (c === 0x22) {
-      inString = true
-    } else if (c === 0x5B || c === 0x7B) {
-      if (++depth > max) return true
-    } else if (c === 0x5D || c === 0x7D) {
-      depth--
-    }
-  }
-  return false
-}
+export const nestsDeeperThan: (text: string, max: number) => boolean = Json.nestsDeeperThan
 
 /**
  * The JSON value of a text, or `None` when it is not JSON or nests deeper than `maxJsonDepth`.
