@@ -190,6 +190,7 @@ export const make = (
         }
         return yield* handler.handle({
           request,
+          claimsClient: OAuth.claimedClientId(request) !== undefined,
           authenticateClient: OAuth.authenticateClient(request, lookup),
           issue: issue(lifetimeOverride)
         })

@@ -14,11 +14,9 @@
  * `iat` not in the future (30 seconds of skew allowed), and a `jti` never seen before (until its `exp`).
  * Time is the `Clock` the server's requests run with. A refusal says what was wrong.
  *
- * An import cycle, made harmless: `oauthServer.ts` imports this module for its tables and this module
- * imports `oauthServer.ts`. Nothing here uses `OAuth` values at module evaluation (only inside
- * functions), and the table entries are function declarations (`clientSecretJwt()`, ...) returning
- * objects with method shorthands, which touch no other binding of this module when called (not even a
- * bundler's `__name` helper), so whichever module is evaluated first, the tables can be built.
+ * No import cycle: `oauthServer.ts` imports this module for its tables; this module takes the
+ * protocol's primitives from `oauthBase.ts` and only types from `oauthServer.ts` (whether a request
+ * claims a client comes in the `GrantContext`).
  *
  * @internal
  */
@@ -31,7 +29,8 @@ import * as Option from "effect/Option"
 import * as Jose from "jose"
 import * as crypto from "node:crypto"
 import type * as AuthServer from "../AuthServer.js"
-import * as OAuth from "./oauthServer.js"
+import * as Base from "./oauthBase.js"
+import type * as OAuth from "./oauthServer.js"
 
 /** @internal */
 export const jwtBearerGrantType = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -314,12 +313,12 @@ export class CurrentJwtState
   extends Context.Tag("tokenlayer/testing/AuthServer/JwtState")<CurrentJwtState, JwtState>()
 {}
 
-const currentState: Effect.Effect<JwtState, OAuth.OAuthError> = Effect.flatMap(
+const currentState: Effect.Effect<JwtState, Base.OAuthError> = Effect.flatMap(
   Effect.serviceOption(CurrentJwtState),
   Option.match({
     onNone: () =>
       Effect.fail(
-        new OAuth.OAuthError({ status: 500, error: "server_error", description: "the server has no JWT state" })
+        new Base.OAuthError({ status: 500, error: "server_error", description: "the server has no JWT state" })
       ),
     onSome: Effect.succeed
   })
@@ -393,12 +392,12 @@ const stateOf = (client: OAuth.Client, method: "client_secret_jwt" | "private_ke
  * client registered for one cannot pass with the other (no HS256-with-the-public-key confusion).
  */
 const claimAssertion = (hmac: boolean) => (request: OAuth.EndpointRequest) =>
-  Either.flatMap(OAuth.param(request.form, "client_assertion"), (assertion) => {
+  Either.flatMap(Base.param(request.form, "client_assertion"), (assertion) => {
     if (assertion === undefined) return Either.right(undefined)
-    return Either.flatMap(OAuth.param(request.form, "client_assertion_type"), (type) => {
+    return Either.flatMap(Base.param(request.form, "client_assertion_type"), (type) => {
       if (type !== clientAssertionType) {
         return Either.left(
-          OAuth.invalidRequest(`client_assertion_type must be ${clientAssertionType}`)
+          Base.invalidRequest(`client_assertion_type must be ${clientAssertionType}`)
         )
       }
       const alg = header(assertion)?.alg ?? ""
@@ -417,7 +416,7 @@ const verifyAssertion = (method: "client_secret_jwt" | "private_key_jwt") =>
 (
   request: OAuth.EndpointRequest,
   client: OAuth.Client
-): Effect.Effect<void, OAuth.OAuthError> =>
+): Effect.Effect<void, Base.OAuthError> =>
   Effect.gen(function*() {
     const state = yield* Effect.try({
       try: () => stateOf(client, method),
@@ -437,7 +436,7 @@ const verifyAssertion = (method: "client_secret_jwt" | "private_key_jwt") =>
     })
   }).pipe(
     Effect.mapError((description) =>
-      new OAuth.OAuthError({
+      new Base.OAuthError({
         status: 401,
         error: "invalid_client",
         description: `client ${client.id}: ${description}`
@@ -486,8 +485,8 @@ export function privateKeyJwt(): OAuth.ClientAuthMethod {
 // the JWT bearer grant, for service accounts
 // -----------------------------------------------------------------------------
 
-const invalidGrant = (description: string): OAuth.OAuthError =>
-  new OAuth.OAuthError({ status: 400, error: "invalid_grant", description })
+const invalidGrant = (description: string): Base.OAuthError =>
+  new Base.OAuthError({ status: 400, error: "invalid_grant", description })
 
 /**
  * The JWT bearer grant for the server's service accounts: the assertion's `kid` names the key, whose
@@ -504,15 +503,15 @@ export function jwtBearer(): OAuth.GrantHandler {
   }
 }
 
-const handleJwtBearer = (context: OAuth.GrantContext): Effect.Effect<OAuth.GrantResult, OAuth.OAuthError> =>
+const handleJwtBearer = (context: OAuth.GrantContext): Effect.Effect<OAuth.GrantResult, Base.OAuthError> =>
   Effect.gen(function*() {
     const state = yield* currentState
-    const assertion = yield* OAuth.param(context.request.form, "assertion")
+    const assertion = yield* Base.param(context.request.form, "assertion")
     if (assertion === undefined || assertion === "") {
-      return yield* Effect.fail(OAuth.invalidRequest("missing assertion"))
+      return yield* Effect.fail(Base.invalidRequest("missing assertion"))
     }
     // RFC 7523 §3.1: client authentication is optional; when a request carries it, it must pass
-    if (OAuth.claimedClientId(context.request) !== undefined) yield* context.authenticateClient
+    if (context.claimsClient) yield* context.authenticateClient
     const kid = header(assertion)?.kid
     if (kid === undefined) return yield* Effect.fail(invalidGrant("the assertion has no kid"))
     const account = state.account(kid)
@@ -530,8 +529,8 @@ const handleJwtBearer = (context: OAuth.GrantContext): Effect.Effect<OAuth.Grant
       invalidGrant
     )
     const scope = yield* Either.flatMap(
-      OAuth.param(context.request.form, "scope"),
-      (s) => OAuth.grantedScope(account.client, s)
+      Base.param(context.request.form, "scope"),
+      (s) => Base.grantedScope(account.client, s)
     )
     const token = yield* context.issue({ client: account.client, grantType: jwtBearerGrantType, scope })
     return { token }

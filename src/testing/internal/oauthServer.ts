@@ -11,7 +11,6 @@
  *
  * @internal
  */
-import * as Data from "effect/Data"
 import type * as DateTime from "effect/DateTime"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -19,26 +18,12 @@ import * as Either from "effect/Either"
 import * as crypto from "node:crypto"
 import type * as AuthServer from "../AuthServer.js"
 import * as JwtServer from "./jwtServer.js"
+import { grantedScope, invalidRequest, OAuthError, param } from "./oauthBase.js"
 
 /** @internal */
 export const realm = "tokenlayer"
 
-/**
- * An RFC 6749 §5.2 error answer: status, `error` code, `error_description`, and extra headers
- * (`WWW-Authenticate` for `invalid_client`).
- *
- * @internal
- */
-export class OAuthError extends Data.TaggedError("OAuthError")<{
-  readonly status: number
-  readonly error: string
-  readonly description: string
-  readonly headers?: Readonly<Record<string, string>>
-}> {}
-
-/** @internal */
-export const invalidRequest = (description: string): OAuthError =>
-  new OAuthError({ status: 400, error: "invalid_request", description })
+export { grantedScope, invalidRequest, OAuthError, param } from "./oauthBase.js"
 
 const basicChallenge = { "www-authenticate": `Basic realm="${realm}"` } as const
 
@@ -90,13 +75,6 @@ export interface TokenRecord {
   readonly issuedAt: DateTime.Utc
   readonly expiresAt: DateTime.Utc
   revoked: boolean
-}
-
-/** A single form parameter, refusing repeats (RFC 6749 §3.2: parameters MUST NOT be included more than once). */
-export const param = (form: URLSearchParams, name: string): Either.Either<string | undefined, OAuthError> => {
-  const values = form.getAll(name)
-  if (values.length > 1) return Either.left(invalidRequest(`the ${name} parameter is repeated`))
-  return Either.right(values[0])
 }
 
 // -----------------------------------------------------------------------------
@@ -313,40 +291,6 @@ export const authenticateClient = (
 // scopes
 // -----------------------------------------------------------------------------
 
-/** RFC 6749 §3.3: `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`. */
-const scopeToken = /^[\x21\x23-\x5B\x5D-\x7E]+$/
-
-/**
- * The scope granted for a requested `scope` parameter: what was asked (duplicates removed), else every
- * scope the client registered. A client with registered scopes gets `invalid_scope` for any other.
- *
- * @internal
- */
-export const grantedScope = (
-  client: Client,
-  requested: string | undefined
-): Either.Either<ReadonlyArray<string>, OAuthError> => {
-  const asked = (requested ?? "").split(" ").filter((s) => s !== "")
-  const invalid = asked.find((s) => !scopeToken.test(s))
-  if (invalid !== undefined) {
-    return Either.left(new OAuthError({ status: 400, error: "invalid_scope", description: "malformed scope" }))
-  }
-  if (asked.length === 0) return Either.right(client.scopes ?? [])
-  if (client.scopes !== undefined) {
-    const unknown = asked.filter((s) => !client.scopes!.includes(s))
-    if (unknown.length > 0) {
-      return Either.left(
-        new OAuthError({
-          status: 400,
-          error: "invalid_scope",
-          description: `client ${client.id} may not ask for ${unknown.join(" ")}`
-        })
-      )
-    }
-  }
-  return Either.right([...new Set(asked)])
-}
-
 // -----------------------------------------------------------------------------
 // grants
 // -----------------------------------------------------------------------------
@@ -359,6 +303,8 @@ export const grantedScope = (
  */
 export interface GrantContext {
   readonly request: EndpointRequest
+  /** Whether the request claims to be a client (by any authentication method, or a `client_id`). */
+  readonly claimsClient: boolean
   readonly authenticateClient: Effect.Effect<Client, OAuthError>
   readonly issue: (grant: {
     readonly client: Client
