@@ -16,6 +16,7 @@ import * as Exit from "effect/Exit"
 import type * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Redacted from "effect/Redacted"
+import * as InternalService from "./internal/tokenService.js"
 import * as Token from "./Token.js"
 import type * as TokenError from "./TokenError.js"
 import * as TokenService from "./TokenService.js"
@@ -134,13 +135,28 @@ export const make = <E>(layer: Layer.Layer<TokenService.TokenService, E>): Token
   ).pipe(Effect.flatMap((built) => built.get))
   const token = (): Promise<Token.Token> => {
     if (service !== undefined) {
+      // a token that is not due: read synchronously, without entering the runtime
+      const cached = InternalService.peek(service)
+      if (cached !== undefined) return Promise.resolve(cached)
       const exit = runtime.runSyncExit(service.get)
       if (Exit.isSuccess(exit)) return Promise.resolve(exit.value)
       // a token request under way, or a failure: the asynchronous path joins the same flight
     }
     return run(get)
   }
-  const getToken = () => token().then((t) => Redacted.value(t.accessToken))
+  // the warm path: as cheap as a hand-written manager's `return this.token`. The settled Promise is made
+  // once per token (unwrapping the Redacted and allocating a Promise cost more than the rest together)
+  let lastToken: Token.Token | undefined
+  let lastAnswer: Promise<string> = Promise.resolve("")
+  const getToken = (): Promise<string> => {
+    const cached = service === undefined ? undefined : InternalService.peek(service)
+    if (cached === undefined) return token().then((t) => Redacted.value(t.accessToken))
+    if (cached !== lastToken) {
+      lastToken = cached
+      lastAnswer = Promise.resolve(Redacted.value(cached.accessToken))
+    }
+    return lastAnswer
+  }
 
   const fetchWithToken = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const request = new Request(input, init)

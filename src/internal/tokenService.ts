@@ -650,5 +650,31 @@ export const make = (
           ).pipe(annotate)
       )
 
-    return { key, get, current, refresh, invalidate }
+    // the cached token when it is not due, read without entering the runtime: `TokenManager.getToken`
+    const peek = (): Token.Token | undefined => {
+      const entry = mirror.entry
+      return entry !== undefined && clock.unsafeCurrentTimeMillis() < entry.dueAt ? entry.token : undefined
+    }
+    const service: Service = { key, get, current, refresh, invalidate }
+    Object.defineProperty(service, PeekTypeId, { value: peek })
+    return service
   })
+
+/**
+ * Where a service made by `make` keeps its synchronous look at the cache (not part of the public
+ * `Service`: a service written by hand has none, and is asked through the runtime).
+ *
+ * @internal
+ */
+export const PeekTypeId: unique symbol = Symbol.for("tokenlayer/TokenService/peek")
+
+/**
+ * The cached token of a service made by `make`, when it is not due; `undefined` when it is due, missing,
+ * or the service has no synchronous look.
+ *
+ * @internal
+ */
+export const peek = (service: Service): Token.Token | undefined => {
+  const look = (service as { readonly [PeekTypeId]?: () => Token.Token | undefined })[PeekTypeId]
+  return look === undefined ? undefined : look()
+}
