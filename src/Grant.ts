@@ -925,7 +925,8 @@ export type CustomParams = CustomGrant.Params
  * - `params`: the grant's own parameters, fixed, or an effect computing them for each request from the
  *   token held now (a subject token read from a file, a refresh token to trade).
  * - `key`: what tells this grant's tokens apart besides the grant type, the URL and the client (an
- *   audience, a subject); never a secret.
+ *   audience, a subject); never a secret. By default, the fixed parameters that are not `Redacted`
+ *   (as `param.<name>`); give `key` when `params` is a function.
  * - `interactive`: the request waits for a person (no per-attempt timeout).
  *
  * @since 0.1.0

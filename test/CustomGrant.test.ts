@@ -81,6 +81,21 @@ describe("Grant.custom", () => {
       assert.notStrictEqual(billing.key, crm.key)
       assert.notInclude(billing.key, SUBJECT)
       assert.notInclude(billing.key, SECRET)
+      // without `key`: the fixed parameters that are not secrets tell two grants apart
+      const byParams = (audience: string) =>
+        Effect.provide(
+          Grant.Grant,
+          Grant.custom({
+            grantType: EXCHANGE,
+            tokenUrl: endpoint.url,
+            params: { subject_token: Redacted.make(SUBJECT), audience }
+          })
+        )
+      const a = yield* byParams("billing")
+      const b = yield* byParams("crm")
+      assert.notStrictEqual(a.key, b.key)
+      assert.include(a.key, "param.audience=billing")
+      assert.notInclude(a.key, SUBJECT)
     }).pipe(Effect.provide(Deps)))
 
   it.scoped("transient failures are retried (the default retry policy), with the 1 s spacing", () =>

@@ -394,6 +394,22 @@ describe("a hostile token endpoint", () => {
     }
   })
 
+  it.scoped("a client wrapped with HttpClient.followRedirects: the other origin's token is not taken", () =>
+    Effect.gen(function*() {
+      const elsewhere = yield* hostile(json(JSON.stringify({ access_token: "stolen", token_type: "Bearer" })))
+      const server = yield* hostile((_req, res) => {
+        res.writeHead(307, { location: `${elsewhere.origin}/token` })
+        res.end()
+      })
+      const following = Layer.effect(
+        HttpClient.HttpClient,
+        Effect.map(HttpClient.HttpClient, (client) => HttpClient.followRedirects(client, 3))
+      ).pipe(Layer.provide(clients.undici))
+      const error = failure(yield* requestOnce(`${server.origin}/token`, following))
+      assert.strictEqual(error.reason, "Status")
+      assert.include(error.message, `the answer came from ${elsewhere.origin}`)
+    }))
+
   describe("secrets in the token URL stay out of keys, logs and file names", () => {
     it.scoped("user, password and query are replaced by a hash in the key; the log lines and the file name show neither", () =>
       Effect.gen(function*() {

@@ -1047,6 +1047,51 @@ describe("TokenService", () => {
         assert.isTrue(logs.some((l) => l.includes("token store save failed")))
       }).pipe(Effect.provide(makeLayer({ store: brokenStore }))))
 
+    it.effect("a slow answer that is not a failure (NotCached after 2 s) keeps the store in use: it is saved to", () =>
+      Effect.gen(function*() {
+        const saves = yield* Ref.make(0)
+        const slowEmpty = Layer.effect(
+          TokenStore.TokenStore,
+          Effect.map(TokenStore.makeMemory, (memory) => ({
+            ...memory,
+            load: (key: string) =>
+              Effect.zipRight(Effect.sleep("2 seconds"), Effect.fail(new TokenError.NotCached({ key }))),
+            save: (key: string, token: Token.Token) =>
+              Effect.zipRight(Ref.update(saves, (n) => n + 1), memory.save(key, token))
+          }))
+        )
+        yield* Effect.scoped(Effect.gen(function*() {
+          const tokens = yield* TokenService.TokenService
+          const fiber = yield* Effect.fork(tokens.get)
+          for (let i = 0; i < 4; i++) {
+            yield* settle
+            yield* TestClock.adjust("2 seconds")
+          }
+          yield* Fiber.join(fiber)
+        })).pipe(Effect.provide(makeLayer({ store: slowEmpty })))
+        assert.strictEqual(yield* Ref.get(saves), 1)
+      }))
+
+    it.effect("a store timeout under a second still marks the store down for the renewal", () =>
+      Effect.gen(function*() {
+        const visits = yield* Ref.make(0)
+        const frozen = Layer.succeed(TokenStore.TokenStore, {
+          load: () => Effect.zipRight(Ref.update(visits, (n) => n + 1), Effect.never),
+          save: () => Effect.zipRight(Ref.update(visits, (n) => n + 1), Effect.never),
+          remove: () => Effect.zipRight(Ref.update(visits, (n) => n + 1), Effect.never),
+          withLock: () => Effect.zipRight(Ref.update(visits, (n) => n + 1), Effect.never)
+        })
+        yield* Effect.scoped(Effect.gen(function*() {
+          const tokens = yield* TokenService.TokenService
+          const fiber = yield* Effect.fork(tokens.get)
+          yield* settle
+          yield* TestClock.adjust("500 millis")
+          yield* settle
+          assert.isTrue(Option.isSome(yield* Fiber.poll(fiber)), "get still waits after one store timeout")
+        })).pipe(Effect.provide(makeLayer({ store: frozen, service: { storeTimeout: "500 millis" } })))
+        assert.strictEqual(yield* Ref.get(visits), 1)
+      }))
+
     it.effect("a store that fails slowly (a command timeout of its own) is asked nothing more in that renewal", () =>
       Effect.gen(function*() {
         const visits = yield* Ref.make(0)

@@ -50,6 +50,22 @@ const toParams = (params: Params): Array<TokenEndpoint.Param> => {
 }
 
 /**
+ * The key parts a custom grant has when it names none: its fixed parameters that are not secrets (an
+ * `audience`, a `resource`, a `scope`), so that two grants that ask for different tokens never share an
+ * entry. Parameters computed per request give none: give `key` then.
+ */
+const plainParams = (params: Options["params"]): Record<string, string | ReadonlyArray<string>> => {
+  const out: Record<string, string | ReadonlyArray<string>> = {}
+  if (params === undefined || typeof params === "function") return out
+  for (const [name, value] of Object.entries(params)) {
+    if (typeof value === "string" || Array.isArray(value)) {
+      out[`param.${name}`] = value as string | ReadonlyArray<string>
+    }
+  }
+  return out
+}
+
+/**
  * The client's authentication: the method given, else HTTP Basic with the secret, else a public client
  * (its id in the form); no client credentials at all without a `clientId`.
  */
@@ -72,7 +88,7 @@ export const make = (options: Options, client: HttpClient.HttpClient): Grant.Ser
     key: GrantKey.makeKey(options.grantType, [
       ...endpoints.keyParts,
       ["client", options.clientId],
-      ...Object.entries(options.key ?? {})
+      ...Object.entries(options.key ?? plainParams(params))
     ]),
     interactive: options.interactive,
     request: (current) =>

@@ -6,7 +6,7 @@
  * @internal
  */
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
-import type * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
@@ -14,6 +14,7 @@ import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import { identity } from "effect/Function"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
@@ -231,10 +232,13 @@ const maxServerText = 500
 export const serverText = (text: string): string => {
   const cut = text.length > maxServerText ? `${text.slice(0, maxServerText)}...` : text
 
-  return cut.replace(/[\x00-\x1F\x7F-\x9F\u2028\u2029\u200E\u200F\u202A-\u202E\u2066-\u2069]/g, (c) => {
-    const code = c.charCodeAt(0)
-    return code <= 0xFF ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`
-  })
+  return cut.replace(
+    /[\x00-\x1F\x7F-\x9F\u061C\u2028\u2029\u200E\u200F\u202A-\u202E\u2066-\u2069]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g,
+    (c) => {
+      const code = c.charCodeAt(0)
+      return code <= 0xFF ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`
+    }
+  )
 }
 
 /**
@@ -335,6 +339,14 @@ const readBounded = (
     )
   })
 
+const originOf = (url: string): string => {
+  try {
+    return new URL(url).origin
+  } catch {
+    return "an invalid URL"
+  }
+}
+
 /** A 3xx: a token request is never sent anywhere else. */
 const redirected = (url: string, response: HttpClientResponse.HttpClientResponse): HttpError => {
   const location = response.headers["location"]
@@ -384,10 +396,26 @@ export const exchange = (
 ): Effect.Effect<Answer, HttpError> =>
   client.execute(request).pipe(
     noRedirects,
+    // the platform's client span records the full URL, user, password and query included
+    hasSecretParts(request.url) ? Effect.locally(HttpClient.currentTracerDisabledWhen, () => true) : identity,
     Effect.mapError((error) => transportError(url, error)),
     Effect.flatMap((response) =>
       Effect.gen(function*() {
         if (response.status >= 300 && response.status < 400) return yield* Effect.fail(redirected(url, response))
+        // a client wrapped with `HttpClient.followRedirects` (or a dispatcher that follows) answers for
+        // another URL: its token is not taken
+        if (originOf(response.request.url) !== originOf(request.url)) {
+          return yield* Effect.fail(
+            new HttpError({
+              reason: "Status",
+              url,
+              status: response.status,
+              detail: `the answer came from ${
+                serverText(originOf(response.request.url))
+              }: a client that follows redirects must not be given to tokenlayer`
+            })
+          )
+        }
         const limit = yield* MaxResponseSize
         const text = yield* readBounded(response, url, limit)
         const now = yield* DateTime.now

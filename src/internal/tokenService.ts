@@ -146,6 +146,7 @@ export const make = (
     const minLifetimeMillis = Duration.toMillis(Duration.decode(options.minTokenLifetime ?? "1 second"))
     const refreshAhead = options.refreshAhead ?? false
     const storeTimeout = Duration.decode(options.storeTimeout ?? "5 seconds")
+    const storeTimeoutMillis = Duration.toMillis(storeTimeout)
     const lockTimeout = Duration.decode(options.lockTimeout ?? "30 seconds")
     const annotate = Effect.annotateLogs({ "tokenlayer.key": key })
     // the bound on the answers of the token endpoint, as set where the service is built (a flight runs
@@ -261,11 +262,19 @@ export const make = (
         const started = clock.unsafeCurrentTimeMillis()
         return Effect.timeoutFail(effect, {
           duration: storeTimeout,
-          onTimeout: () =>
-            new TokenError.StoreError({ key, operation, reason: `no answer within ${Duration.format(storeTimeout)}` })
-        }).pipe(Effect.tapError(() =>
+          onTimeout: () => {
+            visit.down = true
+            return new TokenError.StoreError({
+              key,
+              operation,
+              reason: `no answer within ${Duration.format(storeTimeout)}`
+            })
+          }
+        }).pipe(Effect.tapError((error) =>
           Effect.sync(() => {
-            if (clock.unsafeCurrentTimeMillis() - started >= slowStoreMillis) visit.down = true
+            // a slow failure, not a slow answer: a NotCached or Corrupted that took long is an answer
+            const slow = clock.unsafeCurrentTimeMillis() - started >= Math.min(slowStoreMillis, storeTimeoutMillis)
+            if (slow && (error as { readonly _tag?: unknown })._tag === "StoreError") visit.down = true
           })
         ))
       })
