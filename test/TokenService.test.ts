@@ -1073,71 +1073,17 @@ describe("TokenService", () => {
       }))
 
     it.effect("a store timeout under a second still marks the store down for the renewal", () =>
-      Effect.gen(function*() {
-        const visits = yield* Ref.make(0)
-        const frozen = Layer.succeed(TokenStore.TokenStore, {
-          load: () => Effect.zipRight(Ref.update(visits, (n) => n + 1), Effect.never),
-          save: () => Effect.zipRight(Ref.update(visits, (n) => n + 1), Effect.never),
-          remove: () => Effect.zipRight(Ref.update(visits, (n) => n + 1), Effect.never),
-          withLock: () => Effect.zipRight(Ref.update(visits, (n) => n + 1), Effect.never)
-        })
-        yield* Effect.scoped(Effect.gen(function*() {
-          const tokens = yield* TokenService.TokenService
-          const fiber = yield* Effect.fork(tokens.get)
-          yield* settle
-          yield* TestClock.adjust("500 millis")
-          yield* settle
-          assert.isTrue(Option.isSome(yield* Fiber.poll(fiber)), "get still waits after one store timeout")
-        })).pipe(Effect.provide(makeLayer({ store: frozen, service: { storeTimeout: "500 millis" } })))
-        assert.strictEqual(yield* Ref.get(visits), 1)
-      }))
+      coldGetVisitsOnce(() => Effect.never, "500 millis", { storeTimeout: "500 millis" }))
 
     it.effect("a store that fails slowly (a command timeout of its own) is asked nothing more in that renewal", () =>
-      Effect.gen(function*() {
-        const visits = yield* Ref.make(0)
-        const slow = <A>(key: string, operation: TokenError.StoreError["operation"]) =>
-          Effect.zipRight(
-            Ref.update(visits, (n) => n + 1),
-            Effect.zipRight(Effect.sleep("2 seconds"), Effect.fail(storeError(key, operation)))
-          ) as Effect.Effect<A, TokenError.StoreError>
-        const timingOut = Layer.succeed(TokenStore.TokenStore, {
-          load: (key) => slow(key, "load"),
-          save: (key) => slow(key, "save"),
-          remove: (key) => slow(key, "remove"),
-          withLock: (key) => slow(key, "lock")
-        })
-        yield* Effect.scoped(Effect.gen(function*() {
-          const tokens = yield* TokenService.TokenService
-          const fiber = yield* Effect.fork(tokens.get)
-          yield* settle
-          yield* TestClock.adjust("2 seconds")
-          yield* settle
-          assert.isTrue(Option.isSome(yield* Fiber.poll(fiber)), "get still waits after one slow store failure")
-        })).pipe(Effect.provide(makeLayer({ store: timingOut })))
-        assert.strictEqual(yield* Ref.get(visits), 1)
-      }))
+      coldGetVisitsOnce(
+        (key, operation) => Effect.zipRight(Effect.sleep("2 seconds"), Effect.fail(storeError(key, operation))),
+        "2 seconds"
+      ))
 
     it.effect("a store that does not answer costs a renewal one store timeout, not one per operation", () =>
-      Effect.gen(function*() {
-        const visits = yield* Ref.make(0)
-        const frozen = Layer.succeed(TokenStore.TokenStore, {
-          load: () => Effect.zipRight(Ref.update(visits, (n) => n + 1), Effect.never),
-          save: () => Effect.zipRight(Ref.update(visits, (n) => n + 1), Effect.never),
-          remove: () => Effect.zipRight(Ref.update(visits, (n) => n + 1), Effect.never),
-          withLock: () => Effect.zipRight(Ref.update(visits, (n) => n + 1), Effect.never)
-        })
-        yield* Effect.scoped(Effect.gen(function*() {
-          const tokens = yield* TokenService.TokenService
-          const fiber = yield* Effect.fork(tokens.get)
-          yield* settle
-          yield* TestClock.adjust("5 seconds") // the store timeout: the first load gives up
-          yield* settle
-          assert.isTrue(Option.isSome(yield* Fiber.poll(fiber)), "get still waits after one store timeout")
-          const token = yield* Fiber.join(fiber)
-          assert.strictEqual(accessToken(token), "test-access-token-1")
-        })).pipe(Effect.provide(makeLayer({ store: frozen })))
-        assert.strictEqual(yield* Ref.get(visits), 1)
-      }))
+      // the default store timeout (5 s): the first load gives up, and nothing else is asked
+      coldGetVisitsOnce(() => Effect.never, "5 seconds"))
 
     it.effect("a lock that fails does not stop the renewal from saving (a broken lock file beside a good token file)", () =>
       Effect.gen(function*() {
@@ -1168,6 +1114,35 @@ describe("TokenService", () => {
 
 const storeError = (key: string, operation: "load" | "save" | "remove" | "lock") =>
   new TokenError.StoreError({ key, operation, reason: "disk on fire" })
+
+/** A cold `get` against a store whose every operation counts a visit, then does `operation`: once the
+ * TestClock has moved by `step`, the `get` is answered, and the store was visited once. */
+const coldGetVisitsOnce = (
+  operation: (key: string, name: TokenError.StoreError["operation"]) => Effect.Effect<never, TokenError.StoreError>,
+  step: Duration.DurationInput,
+  service?: TokenService.Options
+) =>
+  Effect.gen(function*() {
+    const visits = yield* Ref.make(0)
+    const visit = (name: TokenError.StoreError["operation"]) => (key: string) =>
+      Effect.zipRight(Ref.update(visits, (n) => n + 1), operation(key, name))
+    const store = Layer.succeed(TokenStore.TokenStore, {
+      load: visit("load"),
+      save: visit("save"),
+      remove: visit("remove"),
+      withLock: visit("lock")
+    })
+    yield* Effect.scoped(Effect.gen(function*() {
+      const tokens = yield* TokenService.TokenService
+      const fiber = yield* Effect.fork(tokens.get)
+      yield* settle
+      yield* TestClock.adjust(step)
+      yield* settle
+      assert.isTrue(Option.isSome(yield* Fiber.poll(fiber)), "get still waits after one store visit")
+      assert.strictEqual(accessToken(yield* Fiber.join(fiber)), "test-access-token-1")
+    })).pipe(Effect.provide(makeLayer({ store, ...(service === undefined ? {} : { service }) })))
+    assert.strictEqual(yield* Ref.get(visits), 1)
+  })
 
 const brokenStore: Layer.Layer<TokenStore.TokenStore> = Layer.succeed(TokenStore.TokenStore, {
   load: (key) => Effect.fail(storeError(key, "load")),
