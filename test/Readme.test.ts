@@ -1,7 +1,7 @@
 // The README's "Testing your own program" example, kept here so that it compiles and passes.
 import { assert, it } from "@effect/vitest"
 import { Effect, Layer, TestClock } from "effect"
-import { RefreshPolicy, RetryPolicy, Token, TokenService, TokenStore } from "tokenlayer"
+import { RetryPolicy, Token, TokenService } from "tokenlayer"
 import { TestGrant } from "tokenlayer/testing"
 
 // the program under test: it needs a TokenService and builds an Authorization header
@@ -10,7 +10,7 @@ const authorization = Effect.map(TokenService.get, Token.authorizationHeader)
 // the real program provides Grant.clientCredentials(...); the test provides TestGrant instead
 const TestLayer = TokenService.layer().pipe(
   Layer.provideMerge(TestGrant.layer({ lifetime: "1 hour" })),
-  Layer.provide([RefreshPolicy.fixed("5 minutes"), RetryPolicy.none, TokenStore.layerMemory])
+  Layer.provide(RetryPolicy.none)
 )
 
 it.effect("uses one token until 5 minutes before it expires", () =>

@@ -3,7 +3,7 @@ import { HttpClient } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Redacted, TestClock } from "effect"
-import { Grant, RefreshPolicy, RetryPolicy, Token, TokenService, TokenStore } from "tokenlayer"
+import { Grant, RefreshPolicy, RetryPolicy, Token, TokenService } from "tokenlayer"
 import { AuthServer } from "tokenlayer/testing"
 
 // the program under test: calls the API with a token from the TokenService
@@ -25,7 +25,7 @@ const Tokens = Layer.unwrapEffect(
         clientId: "my-app",
         clientSecret: Redacted.make("s3cret")
       })),
-      Layer.provide([RefreshPolicy.fixed("1 minute"), RetryPolicy.none, TokenStore.layerMemory])
+      Layer.provide([RefreshPolicy.fixed("1 minute"), RetryPolicy.none])
     ))
 )
 

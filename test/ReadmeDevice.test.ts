@@ -12,7 +12,7 @@ import { pollUntil } from "./support/tokenEndpoint.js"
 import { HttpClient } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { Console, Effect, Layer } from "effect"
-import { Grant, RefreshPolicy, RetryPolicy, TokenHttpClient, TokenService, TokenStore } from "tokenlayer"
+import { Grant, RefreshPolicy, TokenHttpClient, TokenService, TokenStore } from "tokenlayer"
 
 // The login of a command-line tool: approved once in a browser, kept in a token file
 // (~/.local/state/tokenlayer), renewed with its refresh token, asked again only when that dies.
@@ -24,7 +24,7 @@ const DeviceLogin = (issuer: string, store = TokenStore.layerFile()) =>
       scope: "openid offline_access",
       prompt: Grant.consolePrompt // "To sign in, open https://... and enter the code BCDF-GHJK"
     })),
-    Layer.provide([RefreshPolicy.fraction(0.1), RetryPolicy.layerDefault, store]),
+    Layer.provide([RefreshPolicy.fraction(0.1), store]),
     Layer.provide(NodeHttpClient.layerUndici)
   )
 
@@ -55,7 +55,7 @@ import { TokenError } from "tokenlayer"
 const RefreshLogin = (tokenUrl: string, refreshToken: Redacted.Redacted<string>, store = TokenStore.layerFile()) =>
   TokenService.layer().pipe(
     Layer.provide(Grant.refreshToken({ tokenUrl, clientId: "my-app", refreshToken })),
-    Layer.provide([RefreshPolicy.fixed("1 minute"), RetryPolicy.layerDefault, store]),
+    Layer.provide([RefreshPolicy.fixed("1 minute"), store]),
     Layer.provide(NodeHttpClient.layerUndici)
   )
 
@@ -87,7 +87,7 @@ const TwoApis = (issuer: string) =>
     const tokens = (grant: Layer.Layer<Grant.Grant, never, HttpClient.HttpClient>) =>
       Effect.provide(
         TokenService.make(),
-        Layer.mergeAll(grant, RefreshPolicy.fixed("1 minute"), RetryPolicy.layerDefault, TokenStore.layerMemory)
+        Layer.mergeAll(grant, RefreshPolicy.fixed("1 minute"))
       )
     return Layer.mergeAll(
       Layer.scoped(

@@ -28,7 +28,7 @@ const DisruptiveGrant = Grant.jwtBearerConfig(Config.all({
 // 1-hour tokens, renewed 1 minute before they expire, as the guide does
 const TokensLive = TokenService.layer().pipe(
   Layer.provide(DisruptiveGrant),
-  Layer.provide([RefreshPolicy.fixed("1 minute"), RetryPolicy.layerDefault, TokenStore.layerMemory]),
+  Layer.provide(RefreshPolicy.fixed("1 minute")),
   Layer.provide(NodeHttpClient.layerUndici)
 )
 

@@ -2,7 +2,7 @@
 import { NodeHttpClient } from "@effect/platform-node"
 import axios from "axios"
 import { Layer, Redacted } from "effect"
-import { Grant, RefreshPolicy, RetryPolicy, TokenManager, TokenService, TokenStore } from "tokenlayer"
+import { Grant, TokenManager, TokenService } from "tokenlayer"
 import { authorizeAxios } from "./axios.js"
 
 const tokens = TokenManager.make(
@@ -12,7 +12,6 @@ const tokens = TokenManager.make(
       clientId: "my-client",
       clientSecret: Redacted.make(process.env.CLIENT_SECRET ?? "")
     })),
-    Layer.provide([RefreshPolicy.fixed("5 minutes"), RetryPolicy.layerDefault, TokenStore.layerMemory]),
     Layer.provide(NodeHttpClient.layerUndici)
   )
 )

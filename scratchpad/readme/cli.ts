@@ -4,13 +4,13 @@
 import { HttpClient } from "@effect/platform"
 import { NodeHttpClient, NodeRuntime } from "@effect/platform-node"
 import { Console, Effect, Layer } from "effect"
-import { Grant, RefreshPolicy, RetryPolicy, TokenHttpClient, TokenService, TokenStore } from "tokenlayer"
+import { Grant, RefreshPolicy, TokenHttpClient, TokenService, TokenStore } from "tokenlayer"
 
 // TOKEN_URL, CLIENT_ID and CLIENT_SECRET from the environment
 const TokenLive = TokenService.layer().pipe(
   Layer.provide(Grant.clientCredentialsConfig()),
   // tokens in $XDG_STATE_HOME/tokenlayer, by default ~/.local/state/tokenlayer
-  Layer.provide([RefreshPolicy.fixed("1 minute"), RetryPolicy.layerDefault, TokenStore.layerFile()]),
+  Layer.provide([RefreshPolicy.fixed("1 minute"), TokenStore.layerFile()]),
   Layer.provide(NodeHttpClient.layerUndici)
 )
 

@@ -2,7 +2,7 @@
 import { NodeHttpClient, NodeRuntime } from "@effect/platform-node"
 import { Config, Effect, Layer, Redacted } from "effect"
 import { Redis } from "ioredis"
-import { Grant, RefreshPolicy, RetryPolicy, TokenService } from "tokenlayer"
+import { Grant, TokenService } from "tokenlayer"
 import * as RedisStore from "tokenlayer/TokenStore/Redis"
 
 // Every process of the fleet runs this program. Configuration from the environment:
@@ -11,7 +11,7 @@ import * as RedisStore from "tokenlayer/TokenStore/Redis"
 //   TOKENLAYER_REDIS_PREFIX=iceye:   (optional; default tokenlayer:)
 const TokenLive = TokenService.layer().pipe(
   Layer.provide(Grant.clientCredentialsConfig(Config.nested(Grant.clientCredentialsOptionsConfig, "ICEYE"))),
-  Layer.provide([RefreshPolicy.fixed("5 minutes"), RetryPolicy.layerDefault, RedisStore.layerConfig()]),
+  Layer.provide(RedisStore.layerConfig()),
   Layer.provide(NodeHttpClient.layerUndici)
 )
 
