@@ -122,7 +122,7 @@ export const check = (
   if (options.issuer === undefined && options.tokenUrl === undefined) {
     return ConfigError.MissingData(["tokenUrl"], "Expected tokenUrl or issuer to be given")
   }
-  for (const name of ["tokenUrl", "deviceAuthorizationUrl", "revocationUrl"] as const) {
+  for (const name of ["revocationUrl", "tokenUrl", "deviceAuthorizationUrl"] as const) {
     const url = options[name]
     const problem = url === undefined ? undefined : urlProblem(url)
     if (problem !== undefined) return ConfigError.InvalidData([name], problem)

@@ -31,7 +31,11 @@ export const url = (name: string): Config.Config<string> => Config.url(name).pip
  */
 export const secret = (name: string): Config.Config<Redacted.Redacted<string>> =>
   Config.redacted(name).pipe(
-    Config.validate({ message: "Expected a secret, not an empty string", validation: (s) => Redacted.value(s) !== "" })
+    Config.mapOrFail((s) =>
+      Redacted.value(s) === ""
+        ? Either.left(ConfigError.InvalidData([name], "Expected a secret, not an empty string"))
+        : Either.right(s)
+    )
   )
 
 /**
