@@ -21,7 +21,7 @@
  *
  * @since 0.1.0
  */
-import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
@@ -129,11 +129,8 @@ export const makeWith = (options: Options, client: HttpClient.HttpClient): Servi
  * @since 0.1.0
  * @category constructors
  */
-export const make = (options: Options): Effect.Effect<Service, ConfigError.ConfigError, HttpClient.HttpClient> =>
-  Effect.zipRight(
-    Endpoint.validate(options),
-    Effect.map(HttpClient.HttpClient, (client) => makeWith(options, client))
-  )
+export const make: (options: Options) => Effect.Effect<Service, ConfigError.ConfigError, HttpClient.HttpClient> =
+  Endpoint.checked<Options>(Endpoint.check, makeWith)
 
 /**
  * The client credentials grant as a layer; token requests go over the `HttpClient` in context. The

@@ -19,7 +19,7 @@
  *
  * @since 0.1.0
  */
-import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
 import * as Console from "effect/Console"
@@ -200,11 +200,8 @@ export const makeWith = (options: Options, client: HttpClient.HttpClient): Servi
  * @since 0.1.0
  * @category constructors
  */
-export const make = (options: Options): Effect.Effect<Service, ConfigError.ConfigError, HttpClient.HttpClient> =>
-  Effect.zipRight(
-    Endpoint.validate(options, undefined, { refreshToken: options.refreshToken }),
-    Effect.map(HttpClient.HttpClient, (client) => makeWith(options, client))
-  )
+export const make: (options: Options) => Effect.Effect<Service, ConfigError.ConfigError, HttpClient.HttpClient> =
+  Endpoint.checked<Options>(Endpoint.check, makeWith)
 
 /**
  * The device grant as a layer, over the `HttpClient` in context.

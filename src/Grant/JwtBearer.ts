@@ -10,7 +10,7 @@
  *
  * @since 0.1.0
  */
-import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
 import type * as Duration from "effect/Duration"
@@ -182,13 +182,12 @@ export const makeWith = (options: Options, client: HttpClient.HttpClient): Effec
  * @since 0.1.0
  * @category constructors
  */
-export const make = (
+export const make: (
   options: Options
-): Effect.Effect<Service, ConfigError.ConfigError | KeyError, HttpClient.HttpClient> =>
-  Effect.zipRight(
-    Endpoint.validate({ tokenUrl: options.tokenUrl }, options.clientAuth, { secret: options.secret }),
-    Effect.flatMap(HttpClient.HttpClient, (client) => makeWith(options, client))
-  )
+) => Effect.Effect<Service, ConfigError.ConfigError | KeyError, HttpClient.HttpClient> = Endpoint.checked(
+  (options: Options) => Endpoint.check({ tokenUrl: options.tokenUrl }),
+  makeWith
+)
 
 /**
  * The JWT bearer grant as a layer, over the `HttpClient` in context.

@@ -12,7 +12,7 @@
  *
  * @since 0.1.0
  */
-import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
@@ -79,6 +79,8 @@ export const key = (options: KeyOptions): string =>
     ["scope", scopeList(TokenEndpoint.scopeString(options.scope))]
   ])
 
+const secrets = (options: Options) => ({ refreshToken: options.refreshToken })
+
 /**
  * The grant as a value over the given client, built at once, without the checks of `make`: options that
  * `make` refuses fail every request instead, at once and without sending anything. Prefer `make` or
@@ -88,7 +90,7 @@ export const key = (options: KeyOptions): string =>
  * @category constructors
  */
 export const makeWith = (options: Options, client: HttpClient.HttpClient): Service => {
-  const endpoint = Endpoint.make(options, client, undefined, { refreshToken: options.refreshToken })
+  const endpoint = Endpoint.make(options, client, undefined, secrets(options))
   const tracker = RefreshTokens.makeTracker(options.refreshToken)
   const send = RefreshTokens.trade(
     endpoint,
@@ -117,11 +119,8 @@ export const makeWith = (options: Options, client: HttpClient.HttpClient): Servi
  * @since 0.1.0
  * @category constructors
  */
-export const make = (options: Options): Effect.Effect<Service, ConfigError.ConfigError, HttpClient.HttpClient> =>
-  Effect.zipRight(
-    Endpoint.validate(options, undefined, { refreshToken: options.refreshToken }),
-    Effect.map(HttpClient.HttpClient, (client) => makeWith(options, client))
-  )
+export const make: (options: Options) => Effect.Effect<Service, ConfigError.ConfigError, HttpClient.HttpClient> =
+  Endpoint.checked<Options>(Endpoint.check, makeWith)
 
 /**
  * The refresh token grant as a layer, over the `HttpClient` in context.
