@@ -243,7 +243,7 @@ export {
 /**
  * The layers under their first names keep the types they had (`Layer<Grant, never, HttpClient>`):
  * options that the modules' `layer`s refuse with a `ConfigError` (a token URL that is not an http(s)
- * URL, an empty secret) fail these layers, when they are built, as a defect carrying that `ConfigError`.
+ * URL) fail these layers, when they are built, as a defect carrying that `ConfigError`.
  */
 const dieOnConfigError = <E, R>(
   layer: Layer.Layer<Grant, ConfigError.ConfigError | E, R>

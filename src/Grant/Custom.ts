@@ -150,8 +150,9 @@ export const makeWith = (options: Options, client: HttpClient.HttpClient): Servi
 }
 
 /**
- * A custom grant as a value over the `HttpClient` in context. Fails with a `ConfigError` naming the
- * option when the options cannot work (a URL that is not an http(s) URL, an empty secret).
+ * A custom grant as a value over the `HttpClient` in context: a `ConfigError` naming `tokenUrl` or
+ * `issuer` when it is not an http(s) URL. A fixed `Redacted` parameter that is empty fails the first
+ * request, nothing sent.
  *
  * @since 0.1.0
  * @category constructors

@@ -193,9 +193,9 @@ export const makeWith = (options: Options, client: HttpClient.HttpClient): Servi
 }
 
 /**
- * The grant as a value over the `HttpClient` in context. Fails with a `ConfigError` naming the option
- * when the options cannot work (a URL that is not an http(s) URL, an empty secret). Nothing is sent
- * here.
+ * Builds the device grant over the `HttpClient` in context, or fails with the `ConfigError` of the
+ * first endpoint option (`tokenUrl`, `deviceAuthorizationUrl`, `issuer`) that is not an http(s) URL.
+ * No request is made until a token is asked for.
  *
  * @since 0.1.0
  * @category constructors

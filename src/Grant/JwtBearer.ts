@@ -136,7 +136,7 @@ const signerFor = (options: Options): Effect.Effect<Jwt.Signer, KeyError> =>
  * The grant as a value over the given client: reads the key and signs one trial assertion with every
  * option (so a bad key or an extra claim that cannot be serialised fails here, as a `KeyError`), then
  * signs a new assertion for every token request. Without the checks of `make`: options that `make`
- * refuses (a token URL that is not an http(s) URL, an empty secret) fail every request instead, at
+ * refuses (a token URL that is not an http(s) URL) and an empty secret fail every request instead, at
  * once and without sending anything. Prefer `make` or `layer`.
  *
  * @since 0.1.0
@@ -176,7 +176,7 @@ export const makeWith = (options: Options, client: HttpClient.HttpClient): Effec
 
 /**
  * The grant as a value over the `HttpClient` in context. Fails with a `ConfigError` naming the option
- * when the options cannot work (a `tokenUrl` that is not an http(s) URL, an empty secret), and with a
+ * when `tokenUrl` is not an http(s) URL (an empty secret fails the first request instead), and with a
  * `KeyError` when the key cannot sign (a bad PEM, a key that does not fit `alg`). Nothing is sent here.
  *
  * @since 0.1.0

@@ -59,6 +59,19 @@ export type Options =
   }
 
 /**
+ * The options through `Config`: `ISSUER` or `TOKEN_URL`, `CLIENT_ID`, `REFRESH_TOKEN` (redacted), and
+ * optionally `CLIENT_SECRET` (absent: a public client), `CLIENT_AUTH` (`basic` or `post`) and `SCOPE`.
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const optionsConfig: Config.Config<Options> = Config.zipWith(
+  GrantConfig.common,
+  GrantConfig.secret("REFRESH_TOKEN"),
+  (common, refreshToken): Options => ({ ...common, refreshToken })
+)
+
+/**
  * The key a grant built from these options has, computed without building it (and without the refresh
  * token or the secret).
  *
@@ -112,9 +125,9 @@ export const makeWith = (options: Options, client: HttpClient.HttpClient): Servi
 }
 
 /**
- * The grant as a value over the `HttpClient` in context. Fails with a `ConfigError` naming the option
- * when the options cannot work (a URL that is not an http(s) URL, an empty client secret). Nothing is
- * sent here.
+ * The refresh token grant over the `HttpClient` in context; a `tokenUrl` or `issuer` that is not an
+ * http(s) URL is a `ConfigError` naming it. An empty refresh token or secret fails the first request,
+ * before anything is sent.
  *
  * @since 0.1.0
  * @category constructors
@@ -123,26 +136,24 @@ export const make: (options: Options) => Effect.Effect<Service, ConfigError.Conf
   Endpoint.checked<Options>(Endpoint.check, makeWith)
 
 /**
- * The refresh token grant as a layer, over the `HttpClient` in context.
+ * The refresh token grant as a layer, over the `HttpClient` in context. Keep its tokens in a store
+ * that outlives the process (`TokenStore.layerFile`) when the server rotates refresh tokens.
  *
  * @example
  * ```ts
- * import { NodeHttpClient } from "@effect/platform-node"
- * import { Effect, Layer, Redacted } from "effect"
- * import { TokenError, TokenService, TokenStore } from "tokenlayer"
+ * import { Effect, Redacted } from "effect"
+ * import { TokenError, TokenService } from "tokenlayer"
  * import * as RefreshToken from "tokenlayer/Grant/RefreshToken"
  *
- * const Tokens = TokenService.layer().pipe(
- *   Layer.provide(RefreshToken.layer({
+ * // a dead refresh token (revoked, expired, replayed) means a new login
+ * const program = TokenService.get.pipe(
+ *   Effect.catchIf(TokenError.isInvalidGrant, () => Effect.dieMessage("the refresh token is dead: log in again")),
+ *   Effect.provide(TokenService.layer()),
+ *   Effect.provide(RefreshToken.layer({
  *     issuer: "https://auth.example.com", // or tokenUrl: "https://auth.example.com/oauth/token"
  *     clientId: "my-cli",
  *     refreshToken: Redacted.make(process.env.REFRESH_TOKEN ?? "")
- *   })),
- *   Layer.provide([TokenStore.layerFile({ directory: ".tokens" }), NodeHttpClient.layerUndici])
- * )
- *
- * const program = TokenService.get.pipe(
- *   Effect.catchIf(TokenError.isInvalidGrant, () => Effect.dieMessage("the refresh token is dead: log in again"))
+ *   }))
  * )
  * ```
  *
@@ -151,19 +162,6 @@ export const make: (options: Options) => Effect.Effect<Service, ConfigError.Conf
  */
 export const layer = (options: Options): Layer.Layer<GrantTag, ConfigError.ConfigError, HttpClient.HttpClient> =>
   Layer.effect(GrantTag, make(options))
-
-/**
- * The options through `Config`: `ISSUER` or `TOKEN_URL`, `CLIENT_ID`, `REFRESH_TOKEN` (redacted), and
- * optionally `CLIENT_SECRET` (absent: a public client), `CLIENT_AUTH` (`basic` or `post`) and `SCOPE`.
- *
- * @since 0.1.0
- * @category config
- */
-export const optionsConfig: Config.Config<Options> = Config.zipWith(
-  GrantConfig.common,
-  GrantConfig.secret("REFRESH_TOKEN"),
-  (common, refreshToken): Options => ({ ...common, refreshToken })
-)
 
 /**
  * The refresh token grant, its options read through `Config` (by default `optionsConfig`).

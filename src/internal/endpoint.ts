@@ -6,10 +6,10 @@
  * `Discovery`), and the part of a grant's key that names the server. Every grant builds one from its
  * options (`make`), and every request goes through it (`tokenEndpoint.grantRequest`).
  *
- * The options are checked here, once, when a grant is built (`check`): a URL that is not an http(s)
- * URL, an empty client secret. Layers fail with the `ConfigError` naming the option; a grant built
- * as a plain value (`Grant.makeClientCredentials(options, client)`) fails each request with it instead,
- * at once, nothing sent.
+ * The options are checked here: a URL that is not an http(s) URL when a grant is built (`check`: the
+ * modules' layers fail with the `ConfigError` naming the option; a grant built as a plain value,
+ * `Grant.makeClientCredentials(options, client)`, fails each request with it instead); an empty
+ * secret at the first request (`secretProblem`). Either way nothing is sent, and it is not retried.
  *
  * @internal
  */
