@@ -9,6 +9,8 @@ import { assert, describe, it } from "@effect/vitest"
 import { Cause, ConfigError, ConfigProvider, Effect, Exit, Layer, Option, Redacted } from "effect"
 import { inspect } from "node:util"
 import { ClientAuth, Discovery, Grant, TokenService } from "tokenlayer"
+import { AuthServer } from "tokenlayer/testing"
+import { apiStatus } from "./support/authServer.js"
 import * as TokenEndpoint from "./support/tokenEndpoint.js"
 
 // the modules as `tokenlayer` re-exports them (also importable as tokenlayer/Grant/ClientCredentials, ...)
@@ -94,6 +96,31 @@ describe("key functions: the built grant's key, without its secrets", () => {
         /^grant=client_credentials;url=https:\/\/auth\.example\.com\/token;url_hash=[0-9a-f]{16};client=app$/
       )
     }).pipe(Effect.provide(NodeHttpClient.layerUndici)))
+})
+
+describe("the modules' layers against AuthServer", () => {
+  it.effect("ClientCredentials.layer and RefreshToken.layer (via a shared Discovery) give tokens the API takes", () =>
+    Effect.gen(function*() {
+      const s = yield* AuthServer.AuthServer
+      const token = yield* TokenService.get.pipe(
+        Effect.provide(TokenService.layer()),
+        Effect.provide(ClientCredentials.layer({ tokenUrl: s.tokenUrl, clientId: "app", clientSecret: secret }))
+      )
+      assert.strictEqual(yield* apiStatus(token), 200)
+      const issuer = yield* Discovery.make(s.issuer)
+      const refresh = yield* AuthServer.issueRefreshToken("cli")
+      const renewed = yield* Effect.flatMap(
+        Effect.provide(Grant.Grant, RefreshToken.layer({ issuer, clientId: "cli", refreshToken: refresh })),
+        (grant) => grant.request(Option.none())
+      )
+      assert.strictEqual(yield* apiStatus(renewed), 200)
+      assert.strictEqual((yield* AuthServer.stats).metadataRequests, 1)
+    }).pipe(
+      Effect.provide(Layer.merge(
+        AuthServer.layer({ clients: [{ id: "app", secret: "s3cret-value" }, { id: "cli", method: "none" }] }),
+        NodeHttpClient.layerUndici
+      ))
+    ))
 })
 
 describe("options that cannot work fail when the grant is built", () => {
