@@ -20,8 +20,12 @@ import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import { dual } from "effect/Function"
 import * as Layer from "effect/Layer"
+import * as Scope from "effect/Scope"
 import * as internalFile from "./internal/fileStore.js"
+import * as KeyedSemaphore from "./internal/keyedSemaphore.js"
+import * as internalLock from "./internal/storeLock.js"
 import type * as Token from "./Token.js"
 import * as TokenError from "./TokenError.js"
 
@@ -39,14 +43,13 @@ export interface Service {
   /** Removes what is stored under `key`; nothing stored is not an error. */
   readonly remove: (key: string) => Effect.Effect<void, TokenError.StoreError>
   /**
-   * Runs `effect` holding the store's lock for `key`, so that among all who share the store only one
-   * fetches at a time. Fails with `StoreError` only when the lock could not be taken (and `effect` did
-   * not run); a failure to release is the store's to log.
+   * Takes the store's lock for `key`, held until the scope closes, so that among all who share the
+   * store only one fetches at a time. Waiting for it can be interrupted (a timeout around `lock` bounds
+   * the wait, not the work done under it), and then nothing is held. Fails with `StoreError` only when
+   * the lock could not be taken; giving it back never fails (a failure to release is the store's to
+   * log). See `withLock` to run an effect under it.
    */
-  readonly withLock: <A, E, R>(
-    key: string,
-    effect: Effect.Effect<A, E, R>
-  ) => Effect.Effect<A, E | TokenError.StoreError, R>
+  readonly lock: (key: string) => Effect.Effect<void, TokenError.StoreError, Scope.Scope>
 }
 
 /**
@@ -58,6 +61,71 @@ export interface Service {
 export class TokenStore extends Context.Tag("tokenlayer/TokenStore")<TokenStore, Service>() {}
 
 /**
+ * Runs `effect` holding the store's lock for `key` (taken with `lock`, given back when `effect` ends,
+ * however it ends). Fails with `StoreError` when the lock could not be taken, and `effect` did not run.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { TokenStore } from "tokenlayer"
+ *
+ * const forget = (key: string) =>
+ *   Effect.flatMap(TokenStore.TokenStore, (store) => TokenStore.withLock(store, key, store.remove(key)))
+ * ```
+ *
+ * @since 0.2.0
+ * @category combinators
+ */
+export const withLock: {
+  <A, E, R>(
+    key: string,
+    effect: Effect.Effect<A, E, R>
+  ): (store: Service) => Effect.Effect<A, E | TokenError.StoreError, R>
+  <A, E, R>(store: Service, key: string, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | TokenError.StoreError, R>
+} = dual(
+  3,
+  <A, E, R>(store: Service, key: string, effect: Effect.Effect<A, E, R>) =>
+    Effect.scopedWith((scope) => Effect.zipRight(Scope.extend(store.lock(key), scope), effect))
+)
+
+/**
+ * A store written against the contract of tokenlayer 0.1, whose lock was `withLock(key, effect)`.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface WithLockService extends Omit<Service, "lock"> {
+  readonly withLock: <A, E, R>(
+    key: string,
+    effect: Effect.Effect<A, E, R>
+  ) => Effect.Effect<A, E | TokenError.StoreError, R>
+}
+
+/**
+ * A store of the 0.1 contract (`withLock(key, effect)`) as a `Service`: its `lock` runs `withLock` in
+ * a fiber of its own, holding it open until the scope closes. Interrupting the acquisition interrupts
+ * that fiber; a failure of `withLock` after the lock was held (its release) is logged.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Layer } from "effect"
+ * import { TokenStore } from "tokenlayer"
+ *
+ * declare const legacy: TokenStore.WithLockService
+ * const StoreLive = Layer.succeed(TokenStore.TokenStore, TokenStore.fromWithLock(legacy))
+ * ```
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const fromWithLock = (store: WithLockService): Service => ({
+  load: (key) => store.load(key),
+  save: (key, token) => store.save(key, token),
+  remove: (key) => store.remove(key),
+  lock: (key) => internalLock.fromWithLock(key, store.withLock)
+})
+
+/**
  * An in-memory store as a value: a map, and a per-key lock.
  *
  * @since 0.1.0
@@ -65,15 +133,7 @@ export class TokenStore extends Context.Tag("tokenlayer/TokenStore")<TokenStore,
  */
 export const makeMemory: Effect.Effect<Service> = Effect.sync(() => {
   const tokens = new Map<string, Token.Token>()
-  const locks = new Map<string, Effect.Semaphore>()
-  const lockFor = (key: string): Effect.Semaphore => {
-    let lock = locks.get(key)
-    if (lock === undefined) {
-      lock = Effect.unsafeMakeSemaphore(1)
-      locks.set(key, lock)
-    }
-    return lock
-  }
+  const locks = KeyedSemaphore.make()
   return {
     load: (key) =>
       Effect.suspend(() => {
@@ -82,7 +142,7 @@ export const makeMemory: Effect.Effect<Service> = Effect.sync(() => {
       }),
     save: (key, token) => Effect.sync(() => void tokens.set(key, token)),
     remove: (key) => Effect.sync(() => void tokens.delete(key)),
-    withLock: (key, effect) => Effect.suspend(() => lockFor(key).withPermits(1)(effect))
+    lock: locks.take
   }
 })
 

@@ -284,7 +284,7 @@ describe("TokenStore.layerFile", () => {
           yield* Effect.flip(store.load(key)),
           yield* Effect.flip(store.save(key, fullToken("at-refused", suiteStart))),
           yield* Effect.flip(store.remove(key)),
-          yield* Effect.flip(store.withLock(key, Effect.void))
+          yield* Effect.flip(TokenStore.withLock(store, key, Effect.void))
         ]
         assert.deepStrictEqual(
           failures.map((error) => error._tag === "StoreError" && error.operation),
@@ -362,7 +362,7 @@ describe("TokenStore.layerFile", () => {
         const error = yield* Effect.flip(store.load(key))
         assert.strictEqual(error._tag, "StoreError")
         assert.include(error.message, "unexpected failure (TypeError)")
-        const lockError = yield* Effect.flip(store.withLock(key, Effect.void))
+        const lockError = yield* Effect.flip(TokenStore.withLock(store, key, Effect.void))
         assert.strictEqual(lockError._tag, "StoreError")
       }))
   })
@@ -374,7 +374,7 @@ describe("TokenStore.layerFile", () => {
         const directory = yield* tokenDirectory
         const store = yield* makeStore(directory)
         const lock = path.join(directory, TokenStore.fileName(key).replace(/\.json$/, ".lock"))
-        const seen = yield* store.withLock(
+        const seen = yield* TokenStore.withLock(store, 
           key,
           Effect.promise(async () => ({
             content: JSON.parse(await fs.readFile(lock, "utf8")),
@@ -387,7 +387,7 @@ describe("TokenStore.layerFile", () => {
         assert.strictEqual(seen.info.mode & 0o777, 0o600)
         assert.strictEqual(seen.info.mtimeMs, suiteStart)
         assert.deepStrictEqual(yield* listing(directory), [])
-        yield* Effect.flip(store.withLock(key, Effect.fail("boom")))
+        yield* Effect.flip(TokenStore.withLock(store, key, Effect.fail("boom")))
         assert.deepStrictEqual(yield* listing(directory), [])
       }))
 
@@ -412,12 +412,12 @@ describe("TokenStore.layerFile", () => {
         const two = yield* makeStoreWith(directory, noLinks)
         const lock = path.join(directory, TokenStore.fileName(key).replace(/\.json$/, ".lock"))
         const entered = yield* Effect.makeLatch(false)
-        const holder = yield* Effect.fork(one.withLock(key, Effect.zipRight(entered.open, Effect.never)))
+        const holder = yield* Effect.fork(TokenStore.withLock(one, key, Effect.zipRight(entered.open, Effect.never)))
         yield* entered.await
         const content = JSON.parse(yield* Effect.promise(() => fs.readFile(lock, "utf8")))
         assert.strictEqual(content.pid, process.pid)
         assert.strictEqual((yield* Effect.promise(() => fs.stat(lock))).mtimeMs, suiteStart)
-        const waiter = yield* Effect.fork(two.withLock(key, Effect.succeed("after")))
+        const waiter = yield* Effect.fork(TokenStore.withLock(two, key, Effect.succeed("after")))
         yield* idle(10)
         assert.isFalse(yield* isDone(waiter))
         yield* Fiber.interrupt(holder)
@@ -432,9 +432,9 @@ describe("TokenStore.layerFile", () => {
         const one = yield* makeStore(directory)
         const two = yield* makeStore(directory)
         const entered = yield* Effect.makeLatch(false)
-        const holder = yield* Effect.fork(one.withLock(key, Effect.zipRight(entered.open, Effect.never)))
+        const holder = yield* Effect.fork(TokenStore.withLock(one, key, Effect.zipRight(entered.open, Effect.never)))
         yield* entered.await
-        const waiter = yield* Effect.fork(two.withLock(key, Effect.void))
+        const waiter = yield* Effect.fork(TokenStore.withLock(two, key, Effect.void))
         yield* idle(10)
         assert.isFalse(yield* isDone(waiter))
         yield* Fiber.interrupt(waiter)
@@ -451,7 +451,7 @@ describe("TokenStore.layerFile", () => {
         const pid = deadPid()
         yield* plantLock(directory, key, ownerContent(pid), suiteStart)
         const [exit, logs] = yield* captureLogs(
-          Effect.flatMap(Effect.fork(store.withLock(key, Effect.succeed("mine"))), (fiber) =>
+          Effect.flatMap(Effect.fork(TokenStore.withLock(store, key, Effect.succeed("mine"))), (fiber) =>
             driveJoin("the lock", fiber))
         )
         assert.deepStrictEqual(exit, Exit.succeed("mine"))
@@ -477,7 +477,7 @@ describe("TokenStore.layerFile", () => {
           const directory = yield* tokenDirectory
           const store = yield* makeStore(directory, { staleAfter: "10 seconds" })
           yield* plantLock(directory, key, content, suiteStart)
-          const waiter = yield* Effect.fork(store.withLock(key, Effect.succeed("mine")))
+          const waiter = yield* Effect.fork(TokenStore.withLock(store, key, Effect.succeed("mine")))
           yield* TestClock.adjust("9 seconds")
           yield* idle(20)
           assert.isFalse(yield* isDone(waiter), "still fresh")
@@ -494,9 +494,9 @@ describe("TokenStore.layerFile", () => {
         const one = yield* makeStore(directory, { staleAfter: "2 seconds" })
         const two = yield* makeStore(directory, { staleAfter: "2 seconds" })
         const entered = yield* Effect.makeLatch(false)
-        const holder = yield* Effect.fork(one.withLock(key, Effect.zipRight(entered.open, Effect.never)))
+        const holder = yield* Effect.fork(TokenStore.withLock(one, key, Effect.zipRight(entered.open, Effect.never)))
         yield* entered.await
-        const waiter = yield* Effect.fork(two.withLock(key, Effect.succeed("after")))
+        const waiter = yield* Effect.fork(TokenStore.withLock(two, key, Effect.succeed("after")))
         // 300 × 20 ms; after each step the heartbeat's read and touch, and the waiter's look at the lock,
         // end before the Clock moves on: a slow disk must not make a live lock look stale
         yield* idleSettled(300, 2, waiter, "20 millis")
@@ -526,7 +526,7 @@ describe("TokenStore.layerFile", () => {
               )
               : nodeFs.rename(from, to)
         }))
-        const waiter = yield* Effect.fork(store.withLock(key, Effect.void))
+        const waiter = yield* Effect.fork(TokenStore.withLock(store, key, Effect.void))
         // each look (create, link, stat, rename, link back, unlink...) ends with the waiter asleep again
         yield* idleSettled(20, 1, waiter)
         assert.isTrue(raced)
@@ -543,7 +543,7 @@ describe("TokenStore.layerFile", () => {
         const store = yield* makeStore(directory)
         const lock = path.join(directory, TokenStore.fileName(key).replace(/\.json$/, ".lock"))
         const theirs = ownerContent(process.pid).replace("planted", "theirs")
-        const [, logs] = yield* captureLogs(store.withLock(key, Effect.promise(() => fs.writeFile(lock, theirs))))
+        const [, logs] = yield* captureLogs(TokenStore.withLock(store, key, Effect.promise(() => fs.writeFile(lock, theirs))))
         assert.strictEqual(yield* Effect.promise(() => fs.readFile(lock, "utf8")), theirs)
         assert.isTrue(logs.some((line) => line.includes("was taken over by another process")), logs.join("\n"))
       }))

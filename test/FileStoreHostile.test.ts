@@ -223,7 +223,7 @@ describe("the file store in a hostile directory", () => {
           storeErrorOf(yield* within("a load", store.load(key))),
           storeErrorOf(yield* within("a save", store.save(key, fullToken("at-mine", suiteStart)))),
           storeErrorOf(yield* within("a remove", store.remove(key))),
-          storeErrorOf(yield* within("a lock", store.withLock(key, Effect.void)))
+          storeErrorOf(yield* within("a lock", TokenStore.withLock(store, key, Effect.void)))
         ]
         assert.deepStrictEqual(failures.map((error) => error.operation), ["load", "save", "remove", "lock"])
         for (const error of failures) {
@@ -246,7 +246,7 @@ describe("the file store in a hostile directory", () => {
           "is a symbolic link"
         )
         assert.include(
-          storeErrorOf(yield* within("a lock", store.withLock(key, Effect.void))).message,
+          storeErrorOf(yield* within("a lock", TokenStore.withLock(store, key, Effect.void))).message,
           "is a symbolic link"
         )
         assert.deepStrictEqual(yield* listing(root), ["tokens"])
@@ -287,7 +287,7 @@ describe("the file store in a hostile directory", () => {
             storeErrorOf(yield* within("a load", store.load(key))),
             storeErrorOf(yield* within("a save", store.save(key, fullToken("at-mine", suiteStart)))),
             storeErrorOf(yield* within("a remove", store.remove(key))),
-            storeErrorOf(yield* within("a lock", store.withLock(key, Effect.void)))
+            storeErrorOf(yield* within("a lock", TokenStore.withLock(store, key, Effect.void)))
           ]
           assert.deepStrictEqual(failures.map((error) => error.operation), ["load", "save", "remove", "lock"])
           for (const error of failures) {
@@ -309,7 +309,7 @@ describe("the file store in a hostile directory", () => {
             await fs.writeFile(lock, JSON.stringify({ pid: 1, host: os.hostname(), nonce: "x" }), { mode: 0o600 })
             await fs.chown(lock, otherUid, otherUid)
           })
-          const error = storeErrorOf(yield* within("a lock", (yield* makeStore(directory)).withLock(key, Effect.void)))
+          const error = storeErrorOf(yield* within("a lock", TokenStore.withLock(yield* makeStore(directory), key, Effect.void)))
           assert.strictEqual(error.operation, "lock")
           assert.include(error.message, `the lock file '${lock}' is owned by uid ${otherUid}`)
           assert.strictEqual((yield* lstatOf(lock)).uid, otherUid)
@@ -380,7 +380,7 @@ describe("the file store in a hostile directory", () => {
           let ran = false
           const exit = yield* within(
             `the lock over ${what}`,
-            (yield* makeStore(directory)).withLock(key, Effect.sync(() => void (ran = true)))
+            TokenStore.withLock(yield* makeStore(directory), key, Effect.sync(() => void (ran = true)))
           )
           const error = storeErrorOf(exit)
           assert.strictEqual(error.operation, "lock")
@@ -400,7 +400,7 @@ describe("the file store in a hostile directory", () => {
         const store = yield* makeStore(directory)
         const [exit, logs] = yield* captureLogs(within(
           "a lock whose file became a FIFO",
-          store.withLock(key, Effect.zipRight(Effect.promise(() => fs.rm(lock)), makeFifo(lock)).pipe(Effect.scoped))
+          TokenStore.withLock(store, key, Effect.zipRight(Effect.promise(() => fs.rm(lock)), makeFifo(lock)).pipe(Effect.scoped))
         ))
         assert.deepStrictEqual(exit, Exit.void)
         assert.isTrue(logs.some((line) => line.includes("was taken over by another process")), logs.join("\n"))

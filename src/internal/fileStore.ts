@@ -59,16 +59,18 @@ import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as Token from "../Token.js"
 import * as TokenError from "../TokenError.js"
 import type { FileOptions, Service } from "../TokenStore.js"
 import * as Files from "./fileStoreFiles.js"
+import * as KeyedSemaphore from "./keyedSemaphore.js"
+import { allOrNothing } from "./storeLock.js"
 import { fileName, lockName, nonce, scratchName, scratchPrefix } from "./fileStoreNames.js"
 
 /** @internal */
@@ -682,36 +684,24 @@ export const make = (options: FileOptions): Effect.Effect<Service, never, FileSy
         Effect.annotateLogs({ "tokenlayer.key": held.key })
       )
 
-    const semaphores = new Map<string, Effect.Semaphore>()
-    const semaphore = (key: string): Effect.Semaphore => {
-      let found = semaphores.get(key)
-      if (found === undefined) {
-        found = Effect.unsafeMakeSemaphore(1)
-        semaphores.set(key, found)
-      }
-      return found
-    }
+    const semaphores = KeyedSemaphore.make()
 
-    const withLock = <A, E, R>(
-      key: string,
-      effect: Effect.Effect<A, E, R>
-    ): Effect.Effect<A, E | TokenError.StoreError, R> =>
-      Effect.suspend(() =>
-        semaphore(key).withPermits(1)(
-          Effect.uninterruptibleMask((restore) =>
-            Effect.gen(function*() {
-              const held = yield* acquire(key, restore)
-              const beat = yield* Effect.fork(Effect.interruptible(heartbeat(held)))
-              const exit = yield* Effect.exit(restore(effect))
-              yield* Fiber.interrupt(beat)
-              yield* release(held)
-              return yield* exit
-            })
-          )
-        )
+    /** The lock file, heartbeat while held, released (if still ours) when the scope closes. */
+    const lockFileOf = (key: string): Effect.Effect<void, TokenError.StoreError, Scope.Scope> =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.gen(function*() {
+          const held = yield* acquire(key, restore)
+          yield* Effect.addFinalizer(() => release(held))
+          // interrupted (before the release above) when the scope closes
+          yield* Effect.forkScoped(Effect.interruptible(heartbeat(held)))
+        })
       )
 
-    return { load, save, remove, withLock } satisfies Service
+    // within one process, fibers queue on a semaphore first: they do not poll each other's lock file
+    const lock = (key: string): Effect.Effect<void, TokenError.StoreError, Scope.Scope> =>
+      allOrNothing(Effect.zipRight(semaphores.take(key), lockFileOf(key)))
+
+    return { load, save, remove, lock } satisfies Service
   })
 
 // -----------------------------------------------------------------------------

@@ -8,7 +8,6 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Fiber from "effect/Fiber"
 import * as Redacted from "effect/Redacted"
 import * as Runtime from "effect/Runtime"
 import * as Schedule from "effect/Schedule"
@@ -495,10 +494,8 @@ export const make = (options: Options): Effect.Effect<TokenStore.Service, never,
         Effect.annotateLogs({ "tokenlayer.key": key })
       )
 
-    const withLock = <A, E, R>(
-      key: string,
-      effect: Effect.Effect<A, E, R>
-    ): Effect.Effect<A, E | TokenError.StoreError, R> =>
+    /** Takes the lease, renewed while held, released (if still ours) when the scope closes. */
+    const lock = (key: string): Effect.Effect<void, TokenError.StoreError, Scope.Scope> =>
       Effect.uninterruptibleMask((restore) =>
         Effect.gen(function*() {
           const lease = lockKey(key, prefix)
@@ -507,25 +504,25 @@ export const make = (options: Options): Effect.Effect<TokenStore.Service, never,
           yield* restore(acquireLease(key, lease, owner)).pipe(
             Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : Effect.ignore(releaseLease(key, lease, owner)))
           )
-          const renewal = yield* Effect.fork(Effect.interruptible(renewLease(key, lease, owner)))
-          const exit = yield* Effect.exit(restore(effect))
-          yield* Fiber.interrupt(renewal)
-          yield* releaseLease(key, lease, owner).pipe(
-            Effect.flatMap((released) =>
-              released ? Effect.void : Effect.logDebug("Redis token store: the lease had expired before its release")
-            ),
-            Effect.catchAll((error) =>
-              Effect.logWarning(
-                `Redis token store: could not release the lease (${error.reason}); it expires within ${
-                  Duration.format(Duration.millis(leaseMillis))
-                }`
-              )
-            ),
-            Effect.annotateLogs({ "tokenlayer.key": key })
+          yield* Effect.addFinalizer(() =>
+            releaseLease(key, lease, owner).pipe(
+              Effect.flatMap((released) =>
+                released ? Effect.void : Effect.logDebug("Redis token store: the lease had expired before its release")
+              ),
+              Effect.catchAll((error) =>
+                Effect.logWarning(
+                  `Redis token store: could not release the lease (${error.reason}); it expires within ${
+                    Duration.format(Duration.millis(leaseMillis))
+                  }`
+                )
+              ),
+              Effect.annotateLogs({ "tokenlayer.key": key })
+            )
           )
-          return yield* exit
+          // interrupted (before the release above) when the scope closes
+          yield* Effect.forkScoped(Effect.interruptible(renewLease(key, lease, owner)))
         })
       )
 
-    return { load, save, remove, withLock }
+    return { load, save, remove, lock }
   })
