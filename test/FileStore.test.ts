@@ -374,7 +374,8 @@ describe("TokenStore.layerFile", () => {
         const directory = yield* tokenDirectory
         const store = yield* makeStore(directory)
         const lock = path.join(directory, TokenStore.fileName(key).replace(/\.json$/, ".lock"))
-        const seen = yield* TokenStore.withLock(store, 
+        const seen = yield* TokenStore.withLock(
+          store,
           key,
           Effect.promise(async () => ({
             content: JSON.parse(await fs.readFile(lock, "utf8")),
@@ -543,7 +544,9 @@ describe("TokenStore.layerFile", () => {
         const store = yield* makeStore(directory)
         const lock = path.join(directory, TokenStore.fileName(key).replace(/\.json$/, ".lock"))
         const theirs = ownerContent(process.pid).replace("planted", "theirs")
-        const [, logs] = yield* captureLogs(TokenStore.withLock(store, key, Effect.promise(() => fs.writeFile(lock, theirs))))
+        const [, logs] = yield* captureLogs(
+          TokenStore.withLock(store, key, Effect.promise(() => fs.writeFile(lock, theirs)))
+        )
         assert.strictEqual(yield* Effect.promise(() => fs.readFile(lock, "utf8")), theirs)
         assert.isTrue(logs.some((line) => line.includes("was taken over by another process")), logs.join("\n"))
       }))

@@ -309,7 +309,9 @@ describe("the file store in a hostile directory", () => {
             await fs.writeFile(lock, JSON.stringify({ pid: 1, host: os.hostname(), nonce: "x" }), { mode: 0o600 })
             await fs.chown(lock, otherUid, otherUid)
           })
-          const error = storeErrorOf(yield* within("a lock", TokenStore.withLock(yield* makeStore(directory), key, Effect.void)))
+          const error = storeErrorOf(
+            yield* within("a lock", TokenStore.withLock(yield* makeStore(directory), key, Effect.void))
+          )
           assert.strictEqual(error.operation, "lock")
           assert.include(error.message, `the lock file '${lock}' is owned by uid ${otherUid}`)
           assert.strictEqual((yield* lstatOf(lock)).uid, otherUid)
@@ -400,7 +402,11 @@ describe("the file store in a hostile directory", () => {
         const store = yield* makeStore(directory)
         const [exit, logs] = yield* captureLogs(within(
           "a lock whose file became a FIFO",
-          TokenStore.withLock(store, key, Effect.zipRight(Effect.promise(() => fs.rm(lock)), makeFifo(lock)).pipe(Effect.scoped))
+          TokenStore.withLock(
+            store,
+            key,
+            Effect.zipRight(Effect.promise(() => fs.rm(lock)), makeFifo(lock)).pipe(Effect.scoped)
+          )
         ))
         assert.deepStrictEqual(exit, Exit.void)
         assert.isTrue(logs.some((line) => line.includes("was taken over by another process")), logs.join("\n"))

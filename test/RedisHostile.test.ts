@@ -185,7 +185,9 @@ describeRedis("RedisStore and hostile content", () => {
 
         // without the check, withLock polls on the Clock (which does not move here) for as long as it lives
         yield* call(() => raw.hset(lease, "owner", "someone"))
-        const hash = storeErrorOf(yield* endsWithoutTheClock("withLock over a hash", TokenStore.withLock(store, key, work)))
+        const hash = storeErrorOf(
+          yield* endsWithoutTheClock("withLock over a hash", TokenStore.withLock(store, key, work))
+        )
         assert.strictEqual(hash.operation, "lock")
         assert.strictEqual(hash.reason, `${lease} holds a hash, not a lease`)
         assert.strictEqual(yield* call(() => raw.type(lease)), "hash") // left as it was
@@ -194,7 +196,9 @@ describeRedis("RedisStore and hostile content", () => {
         yield* call(() => raw.setrange(lease, 200 * 1024 * 1024 - 1, "x"))
         const before = process.memoryUsage().rss
         const luaBefore = yield* luaMemory(raw)
-        const huge = storeErrorOf(yield* endsWithoutTheClock("withLock over a huge value", TokenStore.withLock(store, key, work)))
+        const huge = storeErrorOf(
+          yield* endsWithoutTheClock("withLock over a huge value", TokenStore.withLock(store, key, work))
+        )
         const grown = process.memoryUsage().rss - before
         assert.strictEqual(huge.reason, `${lease} holds a value without expiry, not a lease`)
         assert.isBelow(grown, 50 * 1024 * 1024, `rss grew by ${Math.round(grown / 1024 / 1024)} MB`)
@@ -226,12 +230,17 @@ describeRedis("RedisStore and hostile content", () => {
       Effect.gen(function*() {
         const { raw, store, lease } = yield* fixture()
         const [, lines] = yield* captureLogs(Effect.gen(function*() {
-          yield* TokenStore.withLock(store, key, call(() => raw.del(lease).then(() => raw.hset(lease, "owner", "someone"))))
+          yield* TokenStore.withLock(
+            store,
+            key,
+            call(() => raw.del(lease).then(() => raw.hset(lease, "owner", "someone")))
+          )
           assert.strictEqual(yield* call(() => raw.type(lease)), "hash")
 
           yield* call(() => raw.del(lease))
           const luaBefore = yield* luaMemory(raw)
-          yield* TokenStore.withLock(store, 
+          yield* TokenStore.withLock(
+            store,
             key,
             call(() => raw.del(lease).then(() => raw.setrange(lease, 200 * 1024 * 1024 - 1, "x")))
           )
@@ -257,7 +266,10 @@ describeRedis("RedisStore and hostile content", () => {
       // the SET of the lease times out (the timer of ioredis: real time, not the Clock)
       let ran = 0
       const timedOut = storeErrorOf(
-        yield* endsWithoutTheClock("withLock on a frozen Redis", TokenStore.withLock(store, key, Effect.sync(() => void ran++)))
+        yield* endsWithoutTheClock(
+          "withLock on a frozen Redis",
+          TokenStore.withLock(store, key, Effect.sync(() => void ran++))
+        )
       )
       assert.strictEqual(timedOut.reason, "Redis did not answer in time")
       assert.strictEqual(ran, 0)

@@ -174,7 +174,8 @@ describeRedis("RedisStore", () => {
       live(Effect.gen(function*() {
         const { store, raw, lease } = yield* fixture({ lease: "7 seconds" })
 
-        const [owner, ttl] = yield* TokenStore.withLock(store, 
+        const [owner, ttl] = yield* TokenStore.withLock(
+          store,
           key,
           Effect.zip(call(() => raw.get(lease)), call(() => raw.pttl(lease)))
         )
@@ -220,7 +221,8 @@ describeRedis("RedisStore", () => {
         yield* Effect.forEach(
           stores,
           (store) =>
-            TokenStore.withLock(store, 
+            TokenStore.withLock(
+              store,
               key,
               Effect.gen(function*() {
                 inside++
@@ -241,7 +243,8 @@ describeRedis("RedisStore", () => {
         const logger = Logger.make((options) => void lines.push(Logger.logfmtLogger.log(options)))
         // waits in real time for what the renewal fiber does once the TestClock moved
         const until = (what: Effect.Effect<boolean>) => live(eventually(Effect.filterOrFail(what, (done) => done)))
-        yield* TokenStore.withLock(store, 
+        yield* TokenStore.withLock(
+          store,
           key,
           Effect.gen(function*() {
             // as if most of the lease had passed

@@ -69,9 +69,9 @@ import * as Token from "../Token.js"
 import * as TokenError from "../TokenError.js"
 import type { FileOptions, Service } from "../TokenStore.js"
 import * as Files from "./fileStoreFiles.js"
+import { fileName, lockName, nonce, scratchName, scratchPrefix } from "./fileStoreNames.js"
 import * as KeyedSemaphore from "./keyedSemaphore.js"
 import { allOrNothing } from "./storeLock.js"
-import { fileName, lockName, nonce, scratchName, scratchPrefix } from "./fileStoreNames.js"
 
 /** @internal */
 export const defaultStaleAfter: Duration.Duration = Duration.seconds(10)

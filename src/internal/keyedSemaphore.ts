@@ -47,9 +47,9 @@ export const make = (): KeyedSemaphore => {
           const slot = enter(key)
           return restore(slot.semaphore.take(1)).pipe(
             Effect.onInterrupt(() => Effect.sync(() => leave(key, slot))),
-            Effect.zipRight(Effect.addFinalizer(() =>
-              Effect.zipRight(slot.semaphore.release(1), Effect.sync(() => leave(key, slot)))
-            ))
+            Effect.zipRight(
+              Effect.addFinalizer(() => Effect.zipRight(slot.semaphore.release(1), Effect.sync(() => leave(key, slot))))
+            )
           )
         })
       )

@@ -147,7 +147,9 @@ export const make = (store: TokenStore.Service, options: Options): Effect.Effect
               )
               : Option.isSome(exit) && Exit.isFailure(exit.value)
               ? Effect.logWarning(
-                `token store lock failed unexpectedly when given back (${describeDefect(Cause.squash(exit.value.cause))})`
+                `token store lock failed unexpectedly when given back (${
+                  describeDefect(Cause.squash(exit.value.cause))
+                })`
               )
               : Effect.void
           )

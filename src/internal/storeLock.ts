@@ -8,10 +8,10 @@
 import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
-import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Scope from "effect/Scope"
 import * as TokenError from "../TokenError.js"
 
@@ -25,7 +25,10 @@ export type WithLock = <A, E, R>(
 export const describeDefect = (defect: unknown): string => defect instanceof Error ? defect.name : typeof defect
 
 /** @internal */
-export const fromWithLock = (key: string, withLock: WithLock): Effect.Effect<void, TokenError.StoreError, Scope.Scope> =>
+export const fromWithLock = (
+  key: string,
+  withLock: WithLock
+): Effect.Effect<void, TokenError.StoreError, Scope.Scope> =>
   Effect.uninterruptibleMask((restore) =>
     Effect.gen(function*() {
       const held = yield* Deferred.make<void>()
@@ -71,9 +74,12 @@ export const allOrNothing = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Ef
     Effect.scope,
     (outer) =>
       Effect.uninterruptibleMask((restore) =>
-        Effect.flatMap(Scope.fork(outer, ExecutionStrategy.sequential), (inner) =>
-          restore(Scope.extend(effect, inner)).pipe(
-            Effect.onExit((exit) => Exit.isFailure(exit) ? Scope.close(inner, exit) : Effect.void)
-          ))
+        Effect.flatMap(
+          Scope.fork(outer, ExecutionStrategy.sequential),
+          (inner) =>
+            restore(Scope.extend(effect, inner)).pipe(
+              Effect.onExit((exit) => Exit.isFailure(exit) ? Scope.close(inner, exit) : Effect.void)
+            )
+        )
       )
   )

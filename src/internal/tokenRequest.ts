@@ -60,7 +60,7 @@ export const makeRequest = (
         Effect.logDebug(`token request failed (${failure(error)}); retrying in ${Duration.format(wait)}`).pipe(
           Effect.annotateLogs({
             "tokenlayer.status": error.status ?? error.reason,
-            "tokenlayer.retryIn": Duration.format(wait)
+            "tokenlayer.retryInMillis": Math.round(Duration.toMillis(wait))
           })
         ),
         wait

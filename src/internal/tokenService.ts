@@ -15,15 +15,12 @@
  *
  * @internal
  */
-import * as Cause from "effect/Cause"
 import * as DateTime from "effect/DateTime"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
-import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
 import { SingleShotGen, YieldWrap } from "effect/Utils"
@@ -35,65 +32,28 @@ import * as TokenError from "../TokenError.js"
 import type { Options, Service } from "../TokenService.js"
 import * as TokenStore from "../TokenStore.js"
 import * as SafeStore from "./safeStore.js"
-import { describeDefect } from "./storeLock.js"
 import * as TokenRequest from "./tokenRequest.js"
-
-/** A cached token with its due and expiry instants, in epoch milliseconds. */
-interface Entry {
-  readonly token: Token.Token
-  readonly dueAt: number
-  readonly expiresAt: number
-  /** `Exit.succeed(token)`, made once: what a hit returns, without allocating. */
-  readonly exit: Exit.Exit<Token.Token>
-}
-
-interface Flight {
-  /** Started by `refresh`: skips the store. */
-  readonly forced: boolean
-  /** The flight's own outcome: what `refresh` waits for. */
-  readonly outcome: Deferred.Deferred<Token.Token, TokenError.HttpError>
-  /** What a `get` waiting on it gets: the new token, or if the flight failed the current token while it is valid. */
-  readonly forGet: Deferred.Deferred<Token.Token, TokenError.HttpError>
-  /** `Deferred.await` of each, made once and shared by every waiter. */
-  readonly awaitOutcome: Effect.Effect<Token.Token, TokenError.HttpError>
-  readonly awaitForGet: Effect.Effect<Token.Token, TokenError.HttpError>
-}
-
-interface State {
-  readonly entry: Entry | undefined
-  readonly flight: Flight | undefined
-  /**
-   * Not 0 when a renewal of the current (still valid) token failed: the token stays in use, and is
-   * renewed in the background, not before this instant.
-   */
-  readonly holdUntil: number
-  /** The access tokens invalidated lately, newest first: never loaded back from the store. */
-  readonly rejected: ReadonlyArray<Redacted.Redacted<string>>
-  /**
-   * The newest token obtained, kept when it is invalidated or expires: what the grant gets as `current`
-   * (its refresh token stays good when its access token was rejected).
-   */
-  readonly basis: Token.Token | undefined
-}
-
-const initialState: State = { entry: undefined, flight: undefined, holdUntil: 0, rejected: [], basis: undefined }
-
-/** How many invalidated tokens are remembered. */
-const rememberRejected = 8
-
-const isRejected = (s: State, token: Token.Token): boolean =>
-  s.rejected.some((r) => Redacted.value(r) === Redacted.value(token.accessToken))
+import * as CacheState from "./tokenState.js"
+import {
+  completed,
+  decideGet,
+  type Decision,
+  type Entry,
+  type Flight,
+  initialState,
+  invalidated,
+  isRejected,
+  logCompletion,
+  newFlight,
+  seconds,
+  type State
+} from "./tokenState.js"
 
 /** @internal */
 export const tokenRequests = TokenRequest.tokenRequests
 
 /** @internal */
 export const tokenRequestSpan = TokenRequest.tokenRequestSpan
-
-const seconds = (millis: number): string => `${Math.round(millis / 1000)}s`
-
-/** What `get` does in a state: answer with an effect, or start a flight and wait, or start one in the background. */
-type Decision = Effect.Effect<Token.Token, TokenError.HttpError> | "start" | "background"
 
 /** @internal */
 export const make = (
@@ -215,7 +175,9 @@ export const make = (
         const stored = yield* visit.load
         if (!forced) {
           const fresh = yield* freshEntry(stored)
-          if (Option.isSome(fresh)) return fresh.value
+          if (Option.isSome(fresh)) {
+            return fresh.value
+          }
         }
         // a token invalidated (an API's 401) or refreshed right after it was fetched, or asked for again right
         // after a request failed (a refused client under a busy caller): the next request waits for
@@ -238,80 +200,23 @@ export const make = (
       }))
       return forced ? underLock : Effect.flatMap(
         Effect.flatMap(visit.load, freshEntry),
-        (fresh) => Option.isSome(fresh) ? Effect.succeed(fresh.value) : underLock
+        (fresh) =>
+          Option.isSome(fresh) ? Effect.succeed(fresh.value) : underLock
       )
     }
 
-    /**
-     * Ends a flight: the state, then its waiters, then the logs (so that nothing can leave a waiter
-     * waiting). When a renewal fails, the current token stays in use while it is valid: the `get`s that
-     * waited get it, and later ones too, until the next attempt (`holdUntil`).
-     */
+    /** Ends a flight: the state, then its waiters, then the logs (nothing can leave a waiter waiting). */
     const complete = (flight: Flight, exit: Exit.Exit<Entry, TokenError.HttpError>): Effect.Effect<void> =>
-      Effect.gen(function*() {
+      Effect.suspend(() => {
         const now = clock.unsafeCurrentTimeMillis()
-        const error = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
-        const retryAfter = Option.match(error, {
-          onNone: () => 0,
-          onSome: (e) => e.retryAfter === undefined ? 0 : Duration.toMillis(e.retryAfter)
-        })
-        const interrupted = Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
-        const [held, nextAttempt] = yield* modify((s): [readonly [Entry | undefined, number], State] => {
-          if (Exit.isSuccess(exit)) {
-            return [[undefined, 0], {
-              ...s,
-              entry: exit.value,
-              flight: undefined,
-              holdUntil: 0,
-              basis: exit.value.token
-            }]
-          }
-          const entry = s.entry
-          if (interrupted || entry === undefined || now >= entry.expiresAt) {
-            return [[undefined, 0], { ...s, flight: undefined, holdUntil: 0 }]
-          }
-          if (now < entry.dueAt) {
-            // a failed `refresh` of a token that is not due: it stays, and nothing else changes
-            return [[entry, 0], { ...s, flight: undefined }]
-          }
-          // a failed renewal: keep the valid token; try again after the hold (or the server's
-          // Retry-After), but no later than half-way through what is left of its life
-          const holdUntil = Math.min(now + Math.max(holdMillis, retryAfter), now + (entry.expiresAt - now) / 2)
-          return [[entry, holdUntil], { ...s, flight: undefined, holdUntil }]
-        })
-        const outcome = Exit.map(exit, (entry) => entry.token)
-        yield* Deferred.done(flight.outcome, outcome)
-        yield* Deferred.done(flight.forGet, held === undefined ? outcome : held.exit)
-
-        if (Exit.isSuccess(exit)) {
-          const entry = exit.value
-          yield* Effect.logDebug("new token").pipe(
-            Effect.annotateLogs({
-              "tokenlayer.lifetime": seconds(entry.expiresAt - entry.token.issuedAt.epochMillis),
-              "tokenlayer.dueIn": seconds(entry.dueAt - now),
-              "tokenlayer.expiresAt": DateTime.unsafeMake(entry.expiresAt).toJSON()
-            })
+        return Effect.flatMap(modify((s) => completed(s, exit, now, holdMillis)), (completion) => {
+          const outcome = Exit.map(exit, (entry) => entry.token)
+          return Deferred.done(flight.outcome, outcome).pipe(
+            Effect.zipRight(Deferred.done(flight.forGet, completion.held?.exit ?? outcome)),
+            Effect.zipRight(logCompletion(exit, completion, now))
           )
-        } else if (held !== undefined && nextAttempt !== 0 && Exit.isFailure(exit)) {
-          const reason = Option.isSome(error)
-            ? error.value.message
-            : `unexpected error (${describeDefect(Cause.squash(exit.cause))})`
-          yield* Effect.logWarning(
-            `token renewal failed: ${reason}; the current token stays in use until it expires`
-          ).pipe(
-            Effect.annotateLogs({
-              "tokenlayer.expiresIn": seconds(held.expiresAt - now),
-              "tokenlayer.nextAttemptIn": seconds(nextAttempt - now)
-            })
-          )
-        }
+        })
       }).pipe(Effect.catchAllCause(() => Effect.void), annotate)
-
-    const newFlight = (forced: boolean): Flight => {
-      const outcome = Deferred.unsafeMake<Token.Token, TokenError.HttpError>(FiberId.none)
-      const forGet = Deferred.unsafeMake<Token.Token, TokenError.HttpError>(FiberId.none)
-      return { forced, outcome, forGet, awaitOutcome: Deferred.await(outcome), awaitForGet: Deferred.await(forGet) }
-    }
 
     /**
      * Runs a flight in a fiber of the layer's scope, on the service's Clock. Called uninterruptibly, right
@@ -355,23 +260,11 @@ export const make = (
     // the service
     // -------------------------------------------------------------------------
 
-    /** What a `get` does in state `s` at `now`. */
-    const decideGet = (s: State, now: number): Decision => {
-      const entry = s.entry
-      if (entry !== undefined && now < entry.dueAt) return entry.exit
-      if (entry !== undefined && now < entry.expiresAt && (refreshAhead || s.holdUntil !== 0)) {
-        // due but valid: serve it; renew it in the background (after the hold, if a renewal failed)
-        return s.flight === undefined && now >= s.holdUntil ? "background" : entry.exit
-      }
-      if (s.flight !== undefined) return s.flight.awaitForGet
-      return "start"
-    }
-
-    const startForGet = startFlight(false, (s) => decideGet(s, clock.unsafeCurrentTimeMillis()))
+    const startForGet = startFlight(false, (s) => decideGet(s, clock.unsafeCurrentTimeMillis(), refreshAhead))
 
     /** A hit is the cached token's `Exit`; a waiter awaits the flight under way; else a flight starts. */
     const step = (): Effect.Effect<Token.Token, TokenError.HttpError> => {
-      const decision = decideGet(mirror, clock.unsafeCurrentTimeMillis())
+      const decision = decideGet(mirror, clock.unsafeCurrentTimeMillis(), refreshAhead)
       return typeof decision === "string" ? startForGet : decision
     }
 
@@ -408,22 +301,7 @@ export const make = (
 
     const invalidate = (rejected?: Token.Token): Effect.Effect<void> =>
       Effect.flatMap(
-        modify((s): [Token.Token | undefined, State] => {
-          const entry = s.entry
-          const dropped = rejected === undefined
-            ? entry?.token
-            : entry !== undefined && Token.sameAccessToken(entry.token, rejected)
-            ? entry.token
-            : undefined
-          const remembered = rejected ?? dropped
-          return [dropped, {
-            ...s,
-            ...(dropped === undefined ? {} : { entry: undefined, holdUntil: 0 }),
-            rejected: remembered === undefined || isRejected(s, remembered)
-              ? s.rejected
-              : [remembered.accessToken, ...s.rejected].slice(0, rememberRejected)
-          }]
-        }),
+        modify((s) => invalidated(s, rejected)),
         (dropped) =>
           dropped === undefined ? Effect.void : Effect.zipRight(
             removeStored(dropped),
@@ -441,21 +319,8 @@ export const make = (
     return service
   })
 
-/**
- * Where a service made by `make` keeps its synchronous look at the cache (not part of the public
- * `Service`: a service written by hand has none, and is asked through the runtime).
- *
- * @internal
- */
-export const PeekTypeId: unique symbol = Symbol.for("tokenlayer/TokenService/peek")
+/** @internal */
+export const PeekTypeId: typeof CacheState.PeekTypeId = CacheState.PeekTypeId
 
-/**
- * The cached token of a service made by `make`, when it is not due; `undefined` when it is due, missing,
- * or the service has no synchronous look.
- *
- * @internal
- */
-export const peek = (service: Service): Token.Token | undefined => {
-  const look = (service as { readonly [PeekTypeId]?: () => Token.Token | undefined })[PeekTypeId]
-  return look === undefined ? undefined : look()
-}
+/** @internal */
+export const peek = CacheState.peek
