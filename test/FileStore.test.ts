@@ -1,6 +1,4 @@
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
-import { SystemError } from "@effect/platform/Error"
-import * as FileSystem from "@effect/platform/FileSystem"
 import { assert, describe, it } from "@effect/vitest"
 import * as ConfigProvider from "effect/ConfigProvider"
 import type * as Duration from "effect/Duration"
@@ -17,6 +15,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { RefreshPolicy, RetryPolicy, Token, TokenService, TokenStore } from "tokenlayer"
 import { TestGrant } from "tokenlayer/testing"
+import * as Files from "../src/internal/fileStoreFiles.js"
 import { captureLogs } from "./support/logs.js"
 import { assertSameToken, driveJoin, fullToken, idle, isDone, oddKeys, suiteStart } from "./support/storeSuite.js"
 import { pollUntil } from "./support/tokenEndpoint.js"
@@ -30,14 +29,11 @@ const tokenDirectory = Effect.acquireRelease(
 const makeStore = (directory: string, options: Omit<TokenStore.FileOptions, "directory"> = {}) =>
   TokenStore.makeFile({ directory, ...options }).pipe(Effect.provide(NodeFileSystem.layer))
 
-const nodeFileSystem = FileSystem.FileSystem.pipe(Effect.provide(NodeFileSystem.layer))
-
-/** A store over the Node file system with some operations replaced. */
-const makeStoreWith = (directory: string, replace: (fs: FileSystem.FileSystem) => Partial<FileSystem.FileSystem>) =>
-  Effect.flatMap(nodeFileSystem, (nodeFs) =>
-    TokenStore.makeFile({ directory }).pipe(
-      Effect.provideService(FileSystem.FileSystem, { ...nodeFs, ...replace(nodeFs) })
-    ))
+/** A store over the Node file system with some of its calls replaced. */
+const makeStoreWith = (directory: string, replace: (node: Files.Access) => Partial<Files.Access>) =>
+  TokenStore.makeFile({ directory }).pipe(
+    Effect.provideService(Files.FileAccess, { ...Files.node, ...replace(Files.node) })
+  )
 
 const mode = (file: string) => Effect.promise(() => fs.stat(file).then((info) => info.mode & 0o777))
 const listing = (directory: string) => Effect.promise(() => fs.readdir(directory).then((names) => names.sort()))
@@ -336,16 +332,7 @@ describe("TokenStore.layerFile", () => {
         yield* start
         const directory = yield* tokenDirectory
         const store = yield* makeStoreWith(directory, () => ({
-          rename: (from) =>
-            Effect.fail(
-              new SystemError({
-                reason: "Unknown",
-                module: "FileSystem",
-                method: "rename",
-                pathOrDescriptor: from,
-                cause: Object.assign(new Error("ENOSPC: no space left on device"), { code: "ENOSPC" })
-              })
-            )
+          rename: (from) => Effect.fail(new Files.SystemFailure({ file: from, call: "rename", code: "ENOSPC" }))
         }))
         const error = yield* Effect.flip(store.save(key, fullToken("at", suiteStart)))
         assert.strictEqual(error._tag, "StoreError")
@@ -396,18 +383,8 @@ describe("TokenStore.layerFile", () => {
       Effect.gen(function*() {
         yield* start
         const directory = yield* tokenDirectory
-        const noLinks = (nodeFs: FileSystem.FileSystem): Partial<FileSystem.FileSystem> => ({
-          link: (from) =>
-            Effect.fail(
-              new SystemError({
-                reason: "Unknown",
-                module: "FileSystem",
-                method: "link",
-                pathOrDescriptor: from,
-                cause: Object.assign(new Error("EPERM: operation not permitted"), { code: "EPERM" })
-              })
-            ),
-          rename: nodeFs.rename
+        const noLinks = (): Partial<Files.Access> => ({
+          link: (_, file) => Effect.fail(new Files.SystemFailure({ file, call: "link", code: "EPERM" }))
         })
         const one = yield* makeStoreWith(directory, noLinks)
         const two = yield* makeStoreWith(directory, noLinks)
