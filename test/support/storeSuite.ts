@@ -23,7 +23,7 @@ import * as Fiber from "effect/Fiber"
 import type * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
 import { Token, TokenStore } from "tokenlayer"
 
@@ -359,6 +359,33 @@ export const storeSuite = <E, R>(
           yield* Fiber.interrupt(holder)
           assert.deepStrictEqual(yield* driveJoin("the lock after an interrupted waiter", next), Exit.succeed("next"))
           assert.isFalse(yield* Ref.get(ranInterrupted))
+        }))
+    })
+
+    describe("lock", () => {
+      test("a timeout around lock bounds the wait only: the waiter that gave up holds nothing", (store) =>
+        Effect.gen(function*() {
+          const holder = yield* holdLock(store, "k")
+          const gaveUp = yield* Effect.fork(Effect.scoped(Effect.timeoutFail(store.lock("k"), {
+            duration: "200 millis",
+            onTimeout: () => "gave up" as const
+          })))
+          assert.deepStrictEqual(yield* driveJoin("a waiter that gives up", gaveUp), Exit.fail("gave up" as const))
+          assert.isFalse(yield* isDone(holder), "the holder keeps the lock")
+          yield* Fiber.interrupt(holder)
+          const next = yield* Effect.fork(TokenStore.withLock(store, "k", Effect.succeed("next")))
+          assert.deepStrictEqual(yield* driveJoin("the lock after a waiter gave up", next), Exit.succeed("next"))
+        }))
+
+      test("is held until its scope closes, then given to the next", (store) =>
+        Effect.gen(function*() {
+          const scope = yield* Scope.make()
+          yield* Scope.extend(store.lock("k"), scope)
+          const waiter = yield* Effect.fork(TokenStore.withLock(store, "k", Effect.succeed("next")))
+          yield* idle(20)
+          assert.isFalse(yield* isDone(waiter), "waits while the scope is open")
+          yield* Scope.close(scope, Exit.void)
+          assert.deepStrictEqual(yield* driveJoin("the lock after its scope closed", waiter), Exit.succeed("next"))
         }))
     })
 
