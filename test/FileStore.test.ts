@@ -16,6 +16,7 @@ import * as path from "node:path"
 import { RefreshPolicy, RetryPolicy, Token, TokenService, TokenStore } from "tokenlayer"
 import { TestGrant } from "tokenlayer/testing"
 import * as Files from "../src/internal/fileStoreFiles.js"
+import * as FileStore from "../src/TokenStore/File.js"
 import { captureLogs } from "./support/logs.js"
 import { assertSameToken, driveJoin, fullToken, idle, isDone, oddKeys, suiteStart } from "./support/storeSuite.js"
 import { pollUntil } from "./support/tokenEndpoint.js"
@@ -106,6 +107,22 @@ describe("TokenStore.layerFile", () => {
         "client_credentials_auth.example.com_token_app-a0380a8796e275cf.json"
       )
     })
+
+    it.scoped("TokenStore/File's layer is TokenStore.layerFile, with no FileSystem to provide", () =>
+      Effect.gen(function*() {
+        yield* start
+        const directory = yield* tokenDirectory
+        const token = fullToken("at-through-file", suiteStart)
+        yield* Effect.flatMap(TokenStore.TokenStore, (store) => store.save(key, token)).pipe(
+          Effect.provide(FileStore.layer({ directory }))
+        )
+        const loaded = yield* Effect.flatMap(TokenStore.TokenStore, (store) => store.load(key)).pipe(
+          Effect.provide(TokenStore.layerFile({ directory }))
+        )
+        assertSameToken(loaded, token)
+        assert.strictEqual(FileStore.fileName(key), TokenStore.fileName(key))
+        assertSameToken(yield* (yield* FileStore.make({ directory })).load(key), token)
+      }))
 
     it.scoped("a token file holds seed 004's field names (and issued_at), one file per key, no leftovers", () =>
       Effect.gen(function*() {

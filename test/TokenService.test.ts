@@ -44,6 +44,17 @@ const aSecondLater = TestClock.adjust("1 second")
 /** Lets forked fibers run up to their next wait on the TestClock. */
 const settle = Effect.sleep(Duration.zero).pipe(Effect.zipRight(Effect.yieldNow()), Effect.repeatN(20))
 
+/** A `get` in a fiber of its own, the TestClock moved `steps` times by `step` meanwhile: its token. */
+const getStepping = (steps: number, step: Duration.DurationInput) =>
+  Effect.gen(function*() {
+    const fiber = yield* Effect.fork(TokenService.get)
+    for (let i = 0; i < steps; i++) {
+      yield* settle
+      yield* TestClock.adjust(step)
+    }
+    return yield* Fiber.join(fiber)
+  })
+
 describe("TokenService", () => {
   describe("one fetch at a time", () => {
     it.effect("10,000 concurrent gets on a cold cache make one request; again when the token is due", () =>
@@ -937,15 +948,9 @@ describe("TokenService", () => {
 
     it.effect("each retry is logged at debug level with its status and its wait, never a token or a secret", () =>
       Effect.gen(function*() {
-        const [token, logs] = yield* captureLogs(Effect.gen(function*() {
-          yield* TestGrant.failNext(2)
-          const fiber = yield* Effect.fork(TokenService.get)
-          for (let i = 0; i < 20; i++) {
-            yield* settle
-            yield* TestClock.adjust("250 millis")
-          }
-          return yield* Fiber.join(fiber)
-        }))
+        const [token, logs] = yield* captureLogs(
+          Effect.zipRight(TestGrant.failNext(2), getStepping(20, "250 millis"))
+        )
         assert.strictEqual(accessToken(token), "test-access-token-1")
         const retries = logs.filter((l) => l.includes("retrying in"))
         assert.strictEqual(retries.length, 2, logs.join("\n"))
@@ -962,14 +967,7 @@ describe("TokenService", () => {
     it.effect("a slow token request with a memory store and one caller logs no warning about the lock", () =>
       Effect.gen(function*() {
         // a first request of more than the store timeout (5 s): the lock is given back at once after it
-        const [token, logs] = yield* captureLogs(Effect.gen(function*() {
-          const fiber = yield* Effect.fork(TokenService.get)
-          for (let i = 0; i < 8; i++) {
-            yield* settle
-            yield* TestClock.adjust("1 second")
-          }
-          return yield* Fiber.join(fiber)
-        }))
+        const [token, logs] = yield* captureLogs(getStepping(8, "1 second"))
         assert.strictEqual(accessToken(token), "test-access-token-1")
         assert.isFalse(logs.some((l) => l.includes("level=WARN")), logs.join("\n"))
         assert.isFalse(logs.some((l) => l.includes("not released")), logs.join("\n"))
