@@ -44,7 +44,11 @@ describe("TokenStore's imports", () => {
       if (seen.has(source)) return
       seen.add(source)
       const text = readFileSync(source, "utf8")
-      for (const match of text.matchAll(/^(?:import|export)\s+(?!type\b)(?:[\w*\s,]*\{[^}]*\}|[^"\n{]*?)\s*from\s+"([^"]+)"/gm)) {
+      for (
+        const match of text.matchAll(
+          /^(?:import|export)\s+(?!type\b)(?:[\w*\s,]*\{[^}]*\}|[^"\n{]*?)\s*from\s+"([^"]+)"/gm
+        )
+      ) {
         const target = match[1]!
         if (target.startsWith(".")) visit(path.resolve(path.dirname(source), target.replace(/\.js$/, ".ts")))
         else packages.add(target)
@@ -59,6 +63,5 @@ describe("TokenStore's imports", () => {
     assert.isTrue(packages.some((p) => p.startsWith("effect/")), packages.join(", "))
     assert.deepStrictEqual(packages.filter((p) => p.startsWith("@effect/")), [])
     assert.deepStrictEqual(packages.filter((p) => !p.startsWith("effect/") && !p.startsWith("node:")), [])
-    
   })
 })
