@@ -4,13 +4,19 @@
  *
  * The `TokenService` loads from its store before it asks the token endpoint, saves every new token, and
  * fetches under the store's lock (taking the lock, reading the store again, fetching only if still
- * needed). A store that fails never fails `get`: the service logs it and fetches on its own.
+ * needed). A store that fails never fails `get`: the service logs it and fetches on its own, and waits
+ * for it no longer than its `storeTimeout` and `lockTimeout`.
+ *
+ * A store is four operations: `load`, `save`, `remove`, and `lock(key)`, a scoped acquisition (held
+ * until the scope closes). `withLock(store, key, effect)` runs an effect under it; `fromWithLock` turns
+ * a store written for the 0.1 contract (`withLock(key, effect)` as its fourth operation) into one.
  *
  * - `layerMemory`: a map in this process, with a per-key lock, so that several token services in one
  *   process share tokens and fetches.
- * - `layerFile`: one JSON file per key in a private directory (0600 files, 0700 directory), written
- *   atomically, with a lock file per key, so that processes on one machine (a fleet of workers, a
- *   command-line tool run again and again) share tokens and fetch one at a time.
+ * - `layerFile` (`TokenStore/File`): one JSON file per key in a private directory (0600 files, 0700
+ *   directory), written atomically, with a lock file per key, so that processes on one machine (a fleet
+ *   of workers, a command-line tool run again and again) share tokens and fetch one at a time.
+ * - `TokenStore/Redis`: a Redis for a fleet of machines.
  *
  * @since 0.1.0
  */
