@@ -1,6 +1,4 @@
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
-import { SystemError } from "@effect/platform/Error"
-import * as FileSystem from "@effect/platform/FileSystem"
 import { assert, describe, it } from "@effect/vitest"
 import * as ConfigProvider from "effect/ConfigProvider"
 import type * as Duration from "effect/Duration"
@@ -17,6 +15,8 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { RefreshPolicy, RetryPolicy, Token, TokenService, TokenStore } from "tokenlayer"
 import { TestGrant } from "tokenlayer/testing"
+import * as Files from "../src/internal/fileStoreFiles.js"
+import * as FileStore from "../src/TokenStore/File.js"
 import { captureLogs } from "./support/logs.js"
 import { assertSameToken, driveJoin, fullToken, idle, isDone, oddKeys, suiteStart } from "./support/storeSuite.js"
 import { pollUntil } from "./support/tokenEndpoint.js"
@@ -30,14 +30,11 @@ const tokenDirectory = Effect.acquireRelease(
 const makeStore = (directory: string, options: Omit<TokenStore.FileOptions, "directory"> = {}) =>
   TokenStore.makeFile({ directory, ...options }).pipe(Effect.provide(NodeFileSystem.layer))
 
-const nodeFileSystem = FileSystem.FileSystem.pipe(Effect.provide(NodeFileSystem.layer))
-
-/** A store over the Node file system with some operations replaced. */
-const makeStoreWith = (directory: string, replace: (fs: FileSystem.FileSystem) => Partial<FileSystem.FileSystem>) =>
-  Effect.flatMap(nodeFileSystem, (nodeFs) =>
-    TokenStore.makeFile({ directory }).pipe(
-      Effect.provideService(FileSystem.FileSystem, { ...nodeFs, ...replace(nodeFs) })
-    ))
+/** A store over the Node file system with some of its calls replaced. */
+const makeStoreWith = (directory: string, replace: (node: Files.Access) => Partial<Files.Access>) =>
+  TokenStore.makeFile({ directory }).pipe(
+    Effect.provideService(Files.FileAccess, { ...Files.node, ...replace(Files.node) })
+  )
 
 const mode = (file: string) => Effect.promise(() => fs.stat(file).then((info) => info.mode & 0o777))
 const listing = (directory: string) => Effect.promise(() => fs.readdir(directory).then((names) => names.sort()))
@@ -110,6 +107,22 @@ describe("TokenStore.layerFile", () => {
         "client_credentials_auth.example.com_token_app-a0380a8796e275cf.json"
       )
     })
+
+    it.scoped("TokenStore/File's layer is TokenStore.layerFile, with no FileSystem to provide", () =>
+      Effect.gen(function*() {
+        yield* start
+        const directory = yield* tokenDirectory
+        const token = fullToken("at-through-file", suiteStart)
+        yield* Effect.flatMap(TokenStore.TokenStore, (store) => store.save(key, token)).pipe(
+          Effect.provide(FileStore.layer({ directory }))
+        )
+        const loaded = yield* Effect.flatMap(TokenStore.TokenStore, (store) => store.load(key)).pipe(
+          Effect.provide(TokenStore.layerFile({ directory }))
+        )
+        assertSameToken(loaded, token)
+        assert.strictEqual(FileStore.fileName(key), TokenStore.fileName(key))
+        assertSameToken(yield* (yield* FileStore.make({ directory })).load(key), token)
+      }))
 
     it.scoped("a token file holds seed 004's field names (and issued_at), one file per key, no leftovers", () =>
       Effect.gen(function*() {
@@ -284,7 +297,7 @@ describe("TokenStore.layerFile", () => {
           yield* Effect.flip(store.load(key)),
           yield* Effect.flip(store.save(key, fullToken("at-refused", suiteStart))),
           yield* Effect.flip(store.remove(key)),
-          yield* Effect.flip(store.withLock(key, Effect.void))
+          yield* Effect.flip(TokenStore.withLock(store, key, Effect.void))
         ]
         assert.deepStrictEqual(
           failures.map((error) => error._tag === "StoreError" && error.operation),
@@ -336,16 +349,7 @@ describe("TokenStore.layerFile", () => {
         yield* start
         const directory = yield* tokenDirectory
         const store = yield* makeStoreWith(directory, () => ({
-          rename: (from) =>
-            Effect.fail(
-              new SystemError({
-                reason: "Unknown",
-                module: "FileSystem",
-                method: "rename",
-                pathOrDescriptor: from,
-                cause: Object.assign(new Error("ENOSPC: no space left on device"), { code: "ENOSPC" })
-              })
-            )
+          rename: (from) => Effect.fail(new Files.SystemFailure({ file: from, call: "rename", code: "ENOSPC" }))
         }))
         const error = yield* Effect.flip(store.save(key, fullToken("at", suiteStart)))
         assert.strictEqual(error._tag, "StoreError")
@@ -362,7 +366,7 @@ describe("TokenStore.layerFile", () => {
         const error = yield* Effect.flip(store.load(key))
         assert.strictEqual(error._tag, "StoreError")
         assert.include(error.message, "unexpected failure (TypeError)")
-        const lockError = yield* Effect.flip(store.withLock(key, Effect.void))
+        const lockError = yield* Effect.flip(TokenStore.withLock(store, key, Effect.void))
         assert.strictEqual(lockError._tag, "StoreError")
       }))
   })
@@ -374,7 +378,8 @@ describe("TokenStore.layerFile", () => {
         const directory = yield* tokenDirectory
         const store = yield* makeStore(directory)
         const lock = path.join(directory, TokenStore.fileName(key).replace(/\.json$/, ".lock"))
-        const seen = yield* store.withLock(
+        const seen = yield* TokenStore.withLock(
+          store,
           key,
           Effect.promise(async () => ({
             content: JSON.parse(await fs.readFile(lock, "utf8")),
@@ -387,7 +392,7 @@ describe("TokenStore.layerFile", () => {
         assert.strictEqual(seen.info.mode & 0o777, 0o600)
         assert.strictEqual(seen.info.mtimeMs, suiteStart)
         assert.deepStrictEqual(yield* listing(directory), [])
-        yield* Effect.flip(store.withLock(key, Effect.fail("boom")))
+        yield* Effect.flip(TokenStore.withLock(store, key, Effect.fail("boom")))
         assert.deepStrictEqual(yield* listing(directory), [])
       }))
 
@@ -395,29 +400,19 @@ describe("TokenStore.layerFile", () => {
       Effect.gen(function*() {
         yield* start
         const directory = yield* tokenDirectory
-        const noLinks = (nodeFs: FileSystem.FileSystem): Partial<FileSystem.FileSystem> => ({
-          link: (from) =>
-            Effect.fail(
-              new SystemError({
-                reason: "Unknown",
-                module: "FileSystem",
-                method: "link",
-                pathOrDescriptor: from,
-                cause: Object.assign(new Error("EPERM: operation not permitted"), { code: "EPERM" })
-              })
-            ),
-          rename: nodeFs.rename
+        const noLinks = (): Partial<Files.Access> => ({
+          link: (_, file) => Effect.fail(new Files.SystemFailure({ file, call: "link", code: "EPERM" }))
         })
         const one = yield* makeStoreWith(directory, noLinks)
         const two = yield* makeStoreWith(directory, noLinks)
         const lock = path.join(directory, TokenStore.fileName(key).replace(/\.json$/, ".lock"))
         const entered = yield* Effect.makeLatch(false)
-        const holder = yield* Effect.fork(one.withLock(key, Effect.zipRight(entered.open, Effect.never)))
+        const holder = yield* Effect.fork(TokenStore.withLock(one, key, Effect.zipRight(entered.open, Effect.never)))
         yield* entered.await
         const content = JSON.parse(yield* Effect.promise(() => fs.readFile(lock, "utf8")))
         assert.strictEqual(content.pid, process.pid)
         assert.strictEqual((yield* Effect.promise(() => fs.stat(lock))).mtimeMs, suiteStart)
-        const waiter = yield* Effect.fork(two.withLock(key, Effect.succeed("after")))
+        const waiter = yield* Effect.fork(TokenStore.withLock(two, key, Effect.succeed("after")))
         yield* idle(10)
         assert.isFalse(yield* isDone(waiter))
         yield* Fiber.interrupt(holder)
@@ -432,9 +427,9 @@ describe("TokenStore.layerFile", () => {
         const one = yield* makeStore(directory)
         const two = yield* makeStore(directory)
         const entered = yield* Effect.makeLatch(false)
-        const holder = yield* Effect.fork(one.withLock(key, Effect.zipRight(entered.open, Effect.never)))
+        const holder = yield* Effect.fork(TokenStore.withLock(one, key, Effect.zipRight(entered.open, Effect.never)))
         yield* entered.await
-        const waiter = yield* Effect.fork(two.withLock(key, Effect.void))
+        const waiter = yield* Effect.fork(TokenStore.withLock(two, key, Effect.void))
         yield* idle(10)
         assert.isFalse(yield* isDone(waiter))
         yield* Fiber.interrupt(waiter)
@@ -451,7 +446,7 @@ describe("TokenStore.layerFile", () => {
         const pid = deadPid()
         yield* plantLock(directory, key, ownerContent(pid), suiteStart)
         const [exit, logs] = yield* captureLogs(
-          Effect.flatMap(Effect.fork(store.withLock(key, Effect.succeed("mine"))), (fiber) =>
+          Effect.flatMap(Effect.fork(TokenStore.withLock(store, key, Effect.succeed("mine"))), (fiber) =>
             driveJoin("the lock", fiber))
         )
         assert.deepStrictEqual(exit, Exit.succeed("mine"))
@@ -477,7 +472,7 @@ describe("TokenStore.layerFile", () => {
           const directory = yield* tokenDirectory
           const store = yield* makeStore(directory, { staleAfter: "10 seconds" })
           yield* plantLock(directory, key, content, suiteStart)
-          const waiter = yield* Effect.fork(store.withLock(key, Effect.succeed("mine")))
+          const waiter = yield* Effect.fork(TokenStore.withLock(store, key, Effect.succeed("mine")))
           yield* TestClock.adjust("9 seconds")
           yield* idle(20)
           assert.isFalse(yield* isDone(waiter), "still fresh")
@@ -494,9 +489,9 @@ describe("TokenStore.layerFile", () => {
         const one = yield* makeStore(directory, { staleAfter: "2 seconds" })
         const two = yield* makeStore(directory, { staleAfter: "2 seconds" })
         const entered = yield* Effect.makeLatch(false)
-        const holder = yield* Effect.fork(one.withLock(key, Effect.zipRight(entered.open, Effect.never)))
+        const holder = yield* Effect.fork(TokenStore.withLock(one, key, Effect.zipRight(entered.open, Effect.never)))
         yield* entered.await
-        const waiter = yield* Effect.fork(two.withLock(key, Effect.succeed("after")))
+        const waiter = yield* Effect.fork(TokenStore.withLock(two, key, Effect.succeed("after")))
         // 300 × 20 ms; after each step the heartbeat's read and touch, and the waiter's look at the lock,
         // end before the Clock moves on: a slow disk must not make a live lock look stale
         yield* idleSettled(300, 2, waiter, "20 millis")
@@ -526,7 +521,7 @@ describe("TokenStore.layerFile", () => {
               )
               : nodeFs.rename(from, to)
         }))
-        const waiter = yield* Effect.fork(store.withLock(key, Effect.void))
+        const waiter = yield* Effect.fork(TokenStore.withLock(store, key, Effect.void))
         // each look (create, link, stat, rename, link back, unlink...) ends with the waiter asleep again
         yield* idleSettled(20, 1, waiter)
         assert.isTrue(raced)
@@ -543,7 +538,9 @@ describe("TokenStore.layerFile", () => {
         const store = yield* makeStore(directory)
         const lock = path.join(directory, TokenStore.fileName(key).replace(/\.json$/, ".lock"))
         const theirs = ownerContent(process.pid).replace("planted", "theirs")
-        const [, logs] = yield* captureLogs(store.withLock(key, Effect.promise(() => fs.writeFile(lock, theirs))))
+        const [, logs] = yield* captureLogs(
+          TokenStore.withLock(store, key, Effect.promise(() => fs.writeFile(lock, theirs)))
+        )
         assert.strictEqual(yield* Effect.promise(() => fs.readFile(lock, "utf8")), theirs)
         assert.isTrue(logs.some((line) => line.includes("was taken over by another process")), logs.join("\n"))
       }))

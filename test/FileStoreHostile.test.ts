@@ -9,7 +9,6 @@
  * a reader left blocked on the FIFO is let go when the test ends.
  */
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
-import * as FileSystem from "@effect/platform/FileSystem"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -27,6 +26,7 @@ import * as path from "node:path"
 import { RefreshPolicy, RetryPolicy, Token, TokenService, TokenStore } from "tokenlayer"
 import type { TokenError } from "tokenlayer"
 import { TestGrant } from "tokenlayer/testing"
+import * as Files from "../src/internal/fileStoreFiles.js"
 import { launcher } from "./support/fleet.js"
 import { captureLogs } from "./support/logs.js"
 import { fullToken, isDone, oddKeys, suiteStart } from "./support/storeSuite.js"
@@ -63,14 +63,10 @@ const privateDirectory = (root: string, name: string) =>
 
 const makeStore = (directory: string) => TokenStore.makeFile({ directory }).pipe(Effect.provide(NodeFileSystem.layer))
 
-/** A store over the Node file system with some operations replaced. */
-const makeStoreWith = (directory: string, replace: (fs: FileSystem.FileSystem) => Partial<FileSystem.FileSystem>) =>
-  Effect.flatMap(
-    FileSystem.FileSystem.pipe(Effect.provide(NodeFileSystem.layer)),
-    (nodeFs) =>
-      TokenStore.makeFile({ directory }).pipe(
-        Effect.provideService(FileSystem.FileSystem, { ...nodeFs, ...replace(nodeFs) })
-      )
+/** A store over the Node file system with some of its calls replaced. */
+const makeStoreWith = (directory: string, replace: (node: Files.Access) => Partial<Files.Access>) =>
+  TokenStore.makeFile({ directory }).pipe(
+    Effect.provideService(Files.FileAccess, { ...Files.node, ...replace(Files.node) })
   )
 
 /** A valid token file for `key` (0600, ours) in a directory of its own, as a store writes it: its path. */
@@ -196,10 +192,11 @@ describe("the file store in a hostile directory", () => {
         yield* Effect.promise(() => fs.writeFile(victim, "victim", { mode: 0o600 }))
         // right before the temporary file is created, someone puts a link to the victim at its name
         const store = yield* makeStoreWith(directory, (nodeFs) => ({
-          open: (file, options) =>
-            file.endsWith(".tmp")
-              ? Effect.zipRight(Effect.promise(() => fs.symlink(victim, file)), nodeFs.open(file, options))
-              : nodeFs.open(file, options)
+          createExclusive: (file, mode, bytes, sync) =>
+            Effect.zipRight(
+              file.endsWith(".tmp") ? Effect.promise(() => fs.symlink(victim, file)) : Effect.void,
+              nodeFs.createExclusive(file, mode, bytes, sync)
+            )
         }))
         const error = yield* Effect.flip(store.save(key, fullToken("at-mine", suiteStart)))
         assert.strictEqual(error._tag, "StoreError")
@@ -223,7 +220,7 @@ describe("the file store in a hostile directory", () => {
           storeErrorOf(yield* within("a load", store.load(key))),
           storeErrorOf(yield* within("a save", store.save(key, fullToken("at-mine", suiteStart)))),
           storeErrorOf(yield* within("a remove", store.remove(key))),
-          storeErrorOf(yield* within("a lock", store.withLock(key, Effect.void)))
+          storeErrorOf(yield* within("a lock", TokenStore.withLock(store, key, Effect.void)))
         ]
         assert.deepStrictEqual(failures.map((error) => error.operation), ["load", "save", "remove", "lock"])
         for (const error of failures) {
@@ -246,7 +243,7 @@ describe("the file store in a hostile directory", () => {
           "is a symbolic link"
         )
         assert.include(
-          storeErrorOf(yield* within("a lock", store.withLock(key, Effect.void))).message,
+          storeErrorOf(yield* within("a lock", TokenStore.withLock(store, key, Effect.void))).message,
           "is a symbolic link"
         )
         assert.deepStrictEqual(yield* listing(root), ["tokens"])
@@ -287,7 +284,7 @@ describe("the file store in a hostile directory", () => {
             storeErrorOf(yield* within("a load", store.load(key))),
             storeErrorOf(yield* within("a save", store.save(key, fullToken("at-mine", suiteStart)))),
             storeErrorOf(yield* within("a remove", store.remove(key))),
-            storeErrorOf(yield* within("a lock", store.withLock(key, Effect.void)))
+            storeErrorOf(yield* within("a lock", TokenStore.withLock(store, key, Effect.void)))
           ]
           assert.deepStrictEqual(failures.map((error) => error.operation), ["load", "save", "remove", "lock"])
           for (const error of failures) {
@@ -309,7 +306,9 @@ describe("the file store in a hostile directory", () => {
             await fs.writeFile(lock, JSON.stringify({ pid: 1, host: os.hostname(), nonce: "x" }), { mode: 0o600 })
             await fs.chown(lock, otherUid, otherUid)
           })
-          const error = storeErrorOf(yield* within("a lock", (yield* makeStore(directory)).withLock(key, Effect.void)))
+          const error = storeErrorOf(
+            yield* within("a lock", TokenStore.withLock(yield* makeStore(directory), key, Effect.void))
+          )
           assert.strictEqual(error.operation, "lock")
           assert.include(error.message, `the lock file '${lock}' is owned by uid ${otherUid}`)
           assert.strictEqual((yield* lstatOf(lock)).uid, otherUid)
@@ -380,7 +379,7 @@ describe("the file store in a hostile directory", () => {
           let ran = false
           const exit = yield* within(
             `the lock over ${what}`,
-            (yield* makeStore(directory)).withLock(key, Effect.sync(() => void (ran = true)))
+            TokenStore.withLock(yield* makeStore(directory), key, Effect.sync(() => void (ran = true)))
           )
           const error = storeErrorOf(exit)
           assert.strictEqual(error.operation, "lock")
@@ -400,7 +399,11 @@ describe("the file store in a hostile directory", () => {
         const store = yield* makeStore(directory)
         const [exit, logs] = yield* captureLogs(within(
           "a lock whose file became a FIFO",
-          store.withLock(key, Effect.zipRight(Effect.promise(() => fs.rm(lock)), makeFifo(lock)).pipe(Effect.scoped))
+          TokenStore.withLock(
+            store,
+            key,
+            Effect.zipRight(Effect.promise(() => fs.rm(lock)), makeFifo(lock)).pipe(Effect.scoped)
+          )
         ))
         assert.deepStrictEqual(exit, Exit.void)
         assert.isTrue(logs.some((line) => line.includes("was taken over by another process")), logs.join("\n"))

@@ -448,8 +448,7 @@ describe("a hostile token endpoint", () => {
           TokenStore.TokenStore,
           Effect.map(TokenStore.makeFile({ directory }), (file) => ({
             ...file,
-            withLock: (key: string) =>
-              Effect.fail(new TokenError.StoreError({ key, operation: "lock", reason: "test" }))
+            lock: (key: string) => Effect.fail(new TokenError.StoreError({ key, operation: "lock", reason: "test" }))
           }))
         ).pipe(Layer.provide(NodeFileSystem.layer))
         const [, logs] = yield* captureLogs(

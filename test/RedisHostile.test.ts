@@ -9,7 +9,7 @@
 import { assert, it } from "@effect/vitest"
 import { DateTime, Duration, Effect, Exit, Fiber, Redacted, type Scope, TestClock } from "effect"
 import { Redis } from "ioredis"
-import { Token, type TokenError, type TokenStore } from "tokenlayer"
+import { Token, type TokenError, TokenStore } from "tokenlayer"
 import * as RedisStore from "tokenlayer/TokenStore/Redis"
 import { describeRedis } from "./support/describeRedis.js"
 import { captureLogs } from "./support/logs.js"
@@ -185,7 +185,9 @@ describeRedis("RedisStore and hostile content", () => {
 
         // without the check, withLock polls on the Clock (which does not move here) for as long as it lives
         yield* call(() => raw.hset(lease, "owner", "someone"))
-        const hash = storeErrorOf(yield* endsWithoutTheClock("withLock over a hash", store.withLock(key, work)))
+        const hash = storeErrorOf(
+          yield* endsWithoutTheClock("withLock over a hash", TokenStore.withLock(store, key, work))
+        )
         assert.strictEqual(hash.operation, "lock")
         assert.strictEqual(hash.reason, `${lease} holds a hash, not a lease`)
         assert.strictEqual(yield* call(() => raw.type(lease)), "hash") // left as it was
@@ -194,7 +196,9 @@ describeRedis("RedisStore and hostile content", () => {
         yield* call(() => raw.setrange(lease, 200 * 1024 * 1024 - 1, "x"))
         const before = process.memoryUsage().rss
         const luaBefore = yield* luaMemory(raw)
-        const huge = storeErrorOf(yield* endsWithoutTheClock("withLock over a huge value", store.withLock(key, work)))
+        const huge = storeErrorOf(
+          yield* endsWithoutTheClock("withLock over a huge value", TokenStore.withLock(store, key, work))
+        )
         const grown = process.memoryUsage().rss - before
         assert.strictEqual(huge.reason, `${lease} holds a value without expiry, not a lease`)
         assert.isBelow(grown, 50 * 1024 * 1024, `rss grew by ${Math.round(grown / 1024 / 1024)} MB`)
@@ -206,7 +210,7 @@ describeRedis("RedisStore and hostile content", () => {
 
         // with an expiry it is someone's lease: waited for, and taken once it is gone
         yield* call(() => raw.set(lease, "someone-else", "PX", 60_000))
-        const waiter = yield* Effect.fork(store.withLock(key, work))
+        const waiter = yield* Effect.fork(TokenStore.withLock(store, key, work))
         yield* TestClock.adjust("1 second")
         assert.isNull(waiter.unsafePoll())
         yield* call(() => raw.del(lease))
@@ -226,12 +230,17 @@ describeRedis("RedisStore and hostile content", () => {
       Effect.gen(function*() {
         const { raw, store, lease } = yield* fixture()
         const [, lines] = yield* captureLogs(Effect.gen(function*() {
-          yield* store.withLock(key, call(() => raw.del(lease).then(() => raw.hset(lease, "owner", "someone"))))
+          yield* TokenStore.withLock(
+            store,
+            key,
+            call(() => raw.del(lease).then(() => raw.hset(lease, "owner", "someone")))
+          )
           assert.strictEqual(yield* call(() => raw.type(lease)), "hash")
 
           yield* call(() => raw.del(lease))
           const luaBefore = yield* luaMemory(raw)
-          yield* store.withLock(
+          yield* TokenStore.withLock(
+            store,
             key,
             call(() => raw.del(lease).then(() => raw.setrange(lease, 200 * 1024 * 1024 - 1, "x")))
           )
@@ -257,7 +266,10 @@ describeRedis("RedisStore and hostile content", () => {
       // the SET of the lease times out (the timer of ioredis: real time, not the Clock)
       let ran = 0
       const timedOut = storeErrorOf(
-        yield* endsWithoutTheClock("withLock on a frozen Redis", store.withLock(key, Effect.sync(() => void ran++)))
+        yield* endsWithoutTheClock(
+          "withLock on a frozen Redis",
+          TokenStore.withLock(store, key, Effect.sync(() => void ran++))
+        )
       )
       assert.strictEqual(timedOut.reason, "Redis did not answer in time")
       assert.strictEqual(ran, 0)

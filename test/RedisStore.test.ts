@@ -174,7 +174,8 @@ describeRedis("RedisStore", () => {
       live(Effect.gen(function*() {
         const { store, raw, lease } = yield* fixture({ lease: "7 seconds" })
 
-        const [owner, ttl] = yield* store.withLock(
+        const [owner, ttl] = yield* TokenStore.withLock(
+          store,
           key,
           Effect.zip(call(() => raw.get(lease)), call(() => raw.pttl(lease)))
         )
@@ -183,7 +184,7 @@ describeRedis("RedisStore", () => {
         assert.strictEqual(yield* call(() => raw.exists(lease)), 0)
 
         // released also when the effect fails
-        const failed = yield* Effect.flip(store.withLock(key, Effect.fail("boom" as const)))
+        const failed = yield* Effect.flip(TokenStore.withLock(store, key, Effect.fail("boom" as const)))
         assert.strictEqual(failed, "boom")
         assert.strictEqual(yield* call(() => raw.exists(lease)), 0)
       })))
@@ -193,7 +194,7 @@ describeRedis("RedisStore", () => {
         const { store, raw, lease } = yield* fixture()
 
         // our lease expired while we worked and someone else took it: our release must leave theirs alone
-        yield* store.withLock(key, call(() => raw.set(lease, "someone-else", "PX", 30_000)))
+        yield* TokenStore.withLock(store, key, call(() => raw.set(lease, "someone-else", "PX", 30_000)))
         assert.strictEqual(yield* call(() => raw.get(lease)), "someone-else")
       })))
 
@@ -203,7 +204,7 @@ describeRedis("RedisStore", () => {
 
         // what a process killed while holding the lease leaves behind: a lease nobody renews
         yield* call(() => raw.set(lease, "crashed-holder", "PX", 300))
-        const ownerInside = yield* store.withLock(key, call(() => raw.get(lease)))
+        const ownerInside = yield* TokenStore.withLock(store, key, call(() => raw.get(lease)))
         assert.isString(ownerInside)
         assert.notStrictEqual(ownerInside, "crashed-holder")
       })))
@@ -220,7 +221,8 @@ describeRedis("RedisStore", () => {
         yield* Effect.forEach(
           stores,
           (store) =>
-            store.withLock(
+            TokenStore.withLock(
+              store,
               key,
               Effect.gen(function*() {
                 inside++
@@ -241,7 +243,8 @@ describeRedis("RedisStore", () => {
         const logger = Logger.make((options) => void lines.push(Logger.logfmtLogger.log(options)))
         // waits in real time for what the renewal fiber does once the TestClock moved
         const until = (what: Effect.Effect<boolean>) => live(eventually(Effect.filterOrFail(what, (done) => done)))
-        yield* store.withLock(
+        yield* TokenStore.withLock(
+          store,
           key,
           Effect.gen(function*() {
             // as if most of the lease had passed
@@ -265,7 +268,7 @@ describeRedis("RedisStore", () => {
         yield* a.save(key, tokenFor("at-a", yield* DateTime.now, 3600))
         assert.strictEqual((yield* Effect.flip(b.load(key)))._tag, "NotCached")
         // a's lease does not hold b up
-        const inner = yield* a.withLock(key, b.withLock(key, Effect.succeed("b ran")))
+        const inner = yield* TokenStore.withLock(a, key, TokenStore.withLock(b, key, Effect.succeed("b ran")))
         assert.strictEqual(inner, "b ran")
       })))
 
@@ -364,7 +367,7 @@ describeRedis("RedisStore", () => {
           for (const store of [wrongPassword, nobodyThere, viaOptions]) {
             errors.push(yield* Effect.flip(store.load(key)))
             errors.push(yield* Effect.flip(store.save(key, tokenFor("at-x", yield* DateTime.now, 60))))
-            errors.push(yield* Effect.flip(store.withLock(key, Effect.void)))
+            errors.push(yield* Effect.flip(TokenStore.withLock(store, key, Effect.void)))
           }
           return errors
         })))
@@ -393,7 +396,7 @@ describeRedis("RedisStore", () => {
             yield* Effect.flip(store.load(key)),
             yield* Effect.flip(store.save(key, tokenFor("at-x", yield* DateTime.now, 60))),
             yield* Effect.flip(store.remove(key)),
-            yield* Effect.flip(store.withLock(key, Effect.void))
+            yield* Effect.flip(TokenStore.withLock(store, key, Effect.void))
           ]
         })))
         for (const error of errors) {
@@ -412,7 +415,7 @@ describeRedis("RedisStore", () => {
       const [store, logs] = yield* captureLogs(RedisStore.make({ url: `redis://127.0.0.1:${port}` }))
       const error = yield* Effect.flip(store.load(key))
       assert.strictEqual(error._tag, "StoreError")
-      assert.strictEqual((yield* Effect.flip(store.withLock(key, Effect.void)))._tag, "StoreError")
+      assert.strictEqual((yield* Effect.flip(TokenStore.withLock(store, key, Effect.void)))._tag, "StoreError")
       assert.isTrue(logs.some((line) => line.includes("level=WARN") && line.includes("Redis token store")))
 
       yield* RedisServer.start({ port })
@@ -431,7 +434,7 @@ describeRedis("RedisStore", () => {
         yield* server.kill
         const failed = yield* eventually(Effect.flip(store.load(key)))
         assert.strictEqual(failed._tag, "StoreError")
-        assert.strictEqual((yield* Effect.flip(store.withLock(key, Effect.void)))._tag, "StoreError")
+        assert.strictEqual((yield* Effect.flip(TokenStore.withLock(store, key, Effect.void)))._tag, "StoreError")
 
         yield* server.restart // empty: no persistence
         yield* eventually(store.save(key, tokenFor("at-after", yield* DateTime.now, 3600)))

@@ -44,6 +44,17 @@ const aSecondLater = TestClock.adjust("1 second")
 /** Lets forked fibers run up to their next wait on the TestClock. */
 const settle = Effect.sleep(Duration.zero).pipe(Effect.zipRight(Effect.yieldNow()), Effect.repeatN(20))
 
+/** A `get` in a fiber of its own, the TestClock moved `steps` times by `step` meanwhile: its token. */
+const getStepping = (steps: number, step: Duration.DurationInput) =>
+  Effect.gen(function*() {
+    const fiber = yield* Effect.fork(TokenService.get)
+    for (let i = 0; i < steps; i++) {
+      yield* settle
+      yield* TestClock.adjust(step)
+    }
+    return yield* Fiber.join(fiber)
+  })
+
 describe("TokenService", () => {
   describe("one fetch at a time", () => {
     it.effect("10,000 concurrent gets on a cold cache make one request; again when the token is due", () =>
@@ -789,7 +800,7 @@ describe("TokenService", () => {
         }))
       ))
 
-    it.effect("a lock that fails after the token request (a store bug) keeps its token: no second request", () =>
+    it.effect("a lock (of the withLock contract) that fails after the token request keeps its token: no second request", () =>
       Effect.gen(function*() {
         const tokens = yield* TokenService.TokenService
         const [token, logs] = yield* captureLogs(Effect.gen(function*() {
@@ -800,17 +811,21 @@ describe("TokenService", () => {
         }))
         assert.strictEqual(yield* TestGrant.requests, 1)
         assert.strictEqual(accessToken(token), "test-access-token-1")
-        assert.isTrue(logs.some((l) => l.includes("level=WARN") && l.includes("result is kept")), logs.join("\n"))
+        assert.isTrue(
+          logs.some((l) => l.includes("level=WARN") && l.includes("lock failed") && l.includes("giving the lock back")),
+          logs.join("\n")
+        )
       }).pipe(
         Effect.provide(makeLayer({
           // a full disk: nothing saved, and the lock file cannot be removed
           store: Layer.effect(
             TokenStore.TokenStore,
-            Effect.map(TokenStore.makeMemory, (memory) => ({
-              ...memory,
-              save: (key) => Effect.fail(storeError(key, "save")),
-              withLock: (key, effect) => Effect.zipLeft(effect, Effect.fail(storeError(key, "lock")))
-            }))
+            Effect.map(TokenStore.makeMemory, (memory) =>
+              TokenStore.fromWithLock({
+                ...memory,
+                save: (key) => Effect.fail(storeError(key, "save")),
+                withLock: (key, effect) => Effect.zipLeft(effect, Effect.fail(storeError(key, "lock")))
+              }))
           )
         }))
       ))
@@ -930,6 +945,33 @@ describe("TokenService", () => {
         assert.isTrue(exits[0] !== undefined && Exit.isFailure(exits[0]))
         assert.isTrue(exits[1] !== undefined && Exit.isSuccess(exits[1]))
       }).pipe(Effect.provide(makeLayer())))
+
+    it.effect("each retry is logged at debug level with its status and its wait, never a token or a secret", () =>
+      Effect.gen(function*() {
+        const [token, logs] = yield* captureLogs(
+          Effect.zipRight(TestGrant.failNext(2), getStepping(20, "250 millis"))
+        )
+        assert.strictEqual(accessToken(token), "test-access-token-1")
+        const retries = logs.filter((l) => l.includes("retrying in"))
+        assert.strictEqual(retries.length, 2, logs.join("\n"))
+        for (const line of retries) {
+          assert.include(line, "level=DEBUG")
+          assert.include(line, "token request failed (Status 503)")
+          assert.include(line, "tokenlayer.status=503")
+          assert.match(line, /tokenlayer\.retryInMillis=\d+\b/)
+          assert.notInclude(line, "test-access-token")
+          assert.notInclude(line, "secret")
+        }
+      }).pipe(Effect.provide(makeLayer({ retry: RetryPolicy.layerDefault }))))
+
+    it.effect("a slow token request with a memory store and one caller logs no warning about the lock", () =>
+      Effect.gen(function*() {
+        // a first request of more than the store timeout (5 s): the lock is given back at once after it
+        const [token, logs] = yield* captureLogs(getStepping(8, "1 second"))
+        assert.strictEqual(accessToken(token), "test-access-token-1")
+        assert.isFalse(logs.some((l) => l.includes("level=WARN")), logs.join("\n"))
+        assert.isFalse(logs.some((l) => l.includes("not released")), logs.join("\n"))
+      }).pipe(Effect.provide(makeLayer({ grant: { lifetime: "1 hour", latency: "6 seconds" } }))))
 
     it.effect("a new token is logged at debug level with its lifetime, never its value", () =>
       Effect.gen(function*() {
@@ -1094,7 +1136,7 @@ describe("TokenService", () => {
             ...memory,
             save: (key: string, token: Token.Token) =>
               Effect.zipRight(Ref.update(saves, (n) => n + 1), memory.save(key, token)),
-            withLock: (key: string) => Effect.fail(storeError(key, "lock"))
+            lock: (key: string) => Effect.fail(storeError(key, "lock"))
           }))
         )
         const [, logs] = yield* captureLogs(TokenService.get).pipe(Effect.provide(makeLayer({ store: lockless })))
@@ -1130,7 +1172,7 @@ const coldGetVisitsOnce = (
       load: visit("load"),
       save: visit("save"),
       remove: visit("remove"),
-      withLock: visit("lock")
+      lock: visit("lock")
     })
     yield* Effect.scoped(Effect.gen(function*() {
       const tokens = yield* TokenService.TokenService
@@ -1148,7 +1190,7 @@ const brokenStore: Layer.Layer<TokenStore.TokenStore> = Layer.succeed(TokenStore
   load: (key) => Effect.fail(storeError(key, "load")),
   save: (key) => Effect.fail(storeError(key, "save")),
   remove: (key) => Effect.fail(storeError(key, "remove")),
-  withLock: (key) => Effect.fail(storeError(key, "lock"))
+  lock: (key) => Effect.fail(storeError(key, "lock"))
 })
 
 const storeThatCannotRemove: Layer.Layer<TokenStore.TokenStore> = Layer.effect(
@@ -1169,7 +1211,10 @@ const storeWithLock = (
 ): Layer.Layer<TokenStore.TokenStore> =>
   Layer.effect(
     TokenStore.TokenStore,
-    Effect.map(TokenStore.makeMemory, (memory) => ({ ...memory, withLock: (_key, effect) => lock(effect) }))
+    Effect.map(
+      TokenStore.makeMemory,
+      (memory) => TokenStore.fromWithLock({ ...memory, withLock: (_key, effect) => lock(effect) })
+    )
   )
 
 const saved: Array<Token.Token> = []
@@ -1177,5 +1222,5 @@ const corruptedStore: Layer.Layer<TokenStore.TokenStore> = Layer.succeed(TokenSt
   load: (key) => Effect.fail(new TokenError.Corrupted({ key, path: "/tmp/token.json", reason: "not JSON" })),
   save: (_key, token) => Effect.sync(() => void saved.push(token)),
   remove: () => Effect.void,
-  withLock: (_key, effect) => effect
+  lock: () => Effect.void
 })

@@ -6,13 +6,13 @@
  *   TTL (`PX`) equal to the token's remaining life by Effect's `Clock`; `<prefix>lock:<key>` is the lease.
  *   The prefix defaults to `tokenlayer:`. A token that has already expired is not stored (`save` deletes
  *   what was there); a token without `expires_in` is kept for `ttlWithoutExpiry` (1 hour).
- * - `withLock` is a lease: `SET <lock> <owner> NX PX <lease>` (10 seconds by default), renewed every
+ * - `lock` is a lease: `SET <lock> <owner> NX PX <lease>` (10 seconds by default), renewed every
  *   lease/3 while its holder works (a compare-and-`PEXPIRE` script), released only by its owner (a
  *   compare-and-delete script). A holder that crashes stops renewing: its lease expires within `lease`.
  *   Waiting for a lease polls with backoff (10 ms growing to 250 ms, jittered, on the `Clock`); the token
  *   service gives up after its `lockTimeout` and fetches on its own.
  *   What is at the lease's key but is not a lease (a value of another type, or one without expiry, which
- *   would never go away) fails `withLock` at once with a `StoreError` naming the key (it is left as it
+ *   would never go away) fails `lock` at once with a `StoreError` naming the key (it is left as it
  *   is: delete it); the owner checks never read more of it than an owner id's length.
  * - Failures: a Redis that is down or slow fails each operation fast (no offline queue, a command
  *   timeout of 2 seconds) with a `StoreError`, which the token service logs before it fetches on its own;

@@ -506,7 +506,7 @@ const loginCommand = Command.make(
         Effect.ensuring(stopCountdown(countdown)),
         Effect.mapError((error) => Errors.fromHttpError(error, settings))
       )
-      yield* store.withLock(grant.key, store.save(grant.key, token)).pipe(Effect.mapError(storeFailure))
+      yield* TokenStore.withLock(store, grant.key, store.save(grant.key, token)).pipe(Effect.mapError(storeFailure))
       yield* Output.err(`profile ${settings.profile}: logged in, token ${describeNewToken(token, policy)}`)
     }).pipe(Effect.scoped, withVerbosity(flags.verbose))
 ).pipe(Command.withDescription("Log in with the device flow (or get a new token now, for other grants) and save it."))
@@ -551,7 +551,7 @@ const logoutCommand = Command.make(
         Effect.catchTags({ NotCached: () => Effect.succeedNone, Corrupted: () => Effect.succeedNone }),
         Effect.mapError(storeFailure)
       )
-      yield* store.withLock(keyGrant.key, store.remove(keyGrant.key)).pipe(Effect.mapError(storeFailure))
+      yield* TokenStore.withLock(store, keyGrant.key, store.remove(keyGrant.key)).pipe(Effect.mapError(storeFailure))
       const who = `profile ${settings.profile}`
       if (Option.isNone(cached)) return yield* Output.err(`${who}: no token was cached; nothing to revoke`)
       const notRevoked = (error: Errors.CliError) =>

@@ -1,12 +1,17 @@
 /**
- * What the file store needs of the file system and `@effect/platform`'s `FileSystem` does not give:
- * `lstat` (the entry itself, a symbolic link not followed), and an open that never follows a link
- * (`O_NOFOLLOW`) nor waits (`O_NONBLOCK`: a FIFO opens at once), then `fstat`, a read of at most so
- * many bytes, and `futimes`, all on the file that was opened. Straight from `node:fs`: `FileSystem`'s
- * `open` takes a flag string only, and its `stat` follows links.
+ * The file store's narrow access to the file system, on `node:fs`: every call the store and its lock
+ * files make, each failure a `SystemFailure` with the call, the path and the error code.
+ *
+ * Why not `@effect/platform`'s `FileSystem`: the store's trust checks need `lstat` (the entry itself, a
+ * symbolic link not followed), and an open that never follows a link (`O_NOFOLLOW`) nor waits
+ * (`O_NONBLOCK`: a FIFO opens at once), then `fstat`, a read of at most so many bytes, and `futimes`,
+ * all on the file that was opened; `FileSystem`'s `open` takes a flag string only, and its `stat`
+ * follows links. A store half on `FileSystem` and half on `node:fs` would check one file system and
+ * write another (a `FileSystem` in memory, say): so all of it is here, on one.
  *
  * @internal
  */
+import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -30,7 +35,21 @@ export interface Entry {
 /** A system call failed (not with `ENOENT`, which is an answer: nothing there). */
 export class SystemFailure extends Data.TaggedError("SystemFailure")<{
   readonly file: string
-  readonly call: "lstat" | "open" | "fstat" | "read" | "futimes"
+  readonly call:
+    | "lstat"
+    | "stat"
+    | "open"
+    | "fstat"
+    | "read"
+    | "write"
+    | "fsync"
+    | "futimes"
+    | "utimes"
+    | "mkdir"
+    | "rename"
+    | "link"
+    | "unlink"
+    | "readdir"
   readonly code: string
 }> {}
 
@@ -180,3 +199,115 @@ export const openRegular = (
       })
     return Option.some({ entry, readAtMost, touch })
   })
+
+const attempt = <A>(file: string, call: SystemFailure["call"], f: () => Promise<A>): Effect.Effect<A, SystemFailure> =>
+  Effect.tryPromise({ try: f, catch: (error) => new SystemFailure({ file, call, code: codeOf(error) }) })
+
+/** Whether a failure has one of these error codes. */
+export const hasCode = (...codes: ReadonlyArray<string>) => (error: SystemFailure): boolean =>
+  codes.includes(error.code)
+
+/** Nothing at that path. */
+export const isNotFound = hasCode("ENOENT")
+
+/** Something at that path already (any entry, a link included). */
+export const isAlreadyExists = hasCode("EEXIST")
+
+/** `stat`: what the path leads to (a link is followed), `None` when there is nothing. */
+export const stat = (file: string): Effect.Effect<Option.Option<Entry>, SystemFailure> =>
+  attempt(file, "stat", () => fsPromises.stat(file).then((stats) => Option.some(toEntry(stats)))).pipe(
+    Effect.catchIf(isNotFound, () => Effect.succeedNone)
+  )
+
+/** `mkdir -p`, the directories it creates with `mode`. */
+export const makeDirectory = (directory: string, mode: number): Effect.Effect<void, SystemFailure> =>
+  Effect.asVoid(attempt(directory, "mkdir", () => fsPromises.mkdir(directory, { recursive: true, mode })))
+
+/**
+ * Creates `file` with `mode` (`wx`: `O_CREAT | O_EXCL`, which fails on any existing name, a link
+ * included, so it never writes through one), writes `bytes`, fsyncs it if `sync`, and closes it. A
+ * file created but not written whole is left: it is the caller's to remove.
+ */
+export const createExclusive = (
+  file: string,
+  mode: number,
+  bytes: Uint8Array,
+  sync: boolean
+): Effect.Effect<void, SystemFailure> =>
+  Effect.acquireUseRelease(
+    attempt(file, "open", () => fsPromises.open(file, "wx", mode)),
+    (handle) =>
+      Effect.zipRight(
+        attempt(file, "write", () => handle.writeFile(bytes)),
+        sync ? attempt(file, "fsync", () => handle.sync()) : Effect.void
+      ),
+    (handle) => Effect.promise(() => handle.close().catch(() => undefined))
+  )
+
+export const rename = (from: string, to: string): Effect.Effect<void, SystemFailure> =>
+  attempt(from, "rename", () => fsPromises.rename(from, to))
+
+/** A hard link `file` to `existing`: fails if `file` exists (never replaces). */
+export const link = (existing: string, file: string): Effect.Effect<void, SystemFailure> =>
+  attempt(file, "link", () => fsPromises.link(existing, file))
+
+/** Unlinks `file` (a link is removed, not what it points to); nothing there is not an error. */
+export const remove = (file: string): Effect.Effect<void, SystemFailure> =>
+  attempt(file, "unlink", () => fsPromises.unlink(file)).pipe(Effect.catchIf(isNotFound, () => Effect.void))
+
+export const readDirectory = (directory: string): Effect.Effect<ReadonlyArray<string>, SystemFailure> =>
+  attempt(directory, "readdir", () => fsPromises.readdir(directory))
+
+/** Sets the modification (and access) time of `file` by its path, epoch ms. */
+export const utimes = (file: string, millis: number): Effect.Effect<void, SystemFailure> =>
+  attempt(file, "utimes", () => fsPromises.utimes(file, millis / 1000, millis / 1000))
+
+/** fsync of a directory, so that a rename in it survives a power cut; not every platform can: ignored. */
+export const syncDirectory = (directory: string): Effect.Effect<void> =>
+  Effect.acquireUseRelease(
+    attempt(directory, "open", () => fsPromises.open(directory, "r")),
+    (handle) => attempt(directory, "fsync", () => handle.sync()),
+    (handle) => Effect.promise(() => handle.close().catch(() => undefined))
+  ).pipe(Effect.ignore)
+
+/** A path in single quotes, for a shell command in an error message. */
+export const quote = (file: string): string => `'${file.replace(/'/g, "'\\''")}'`
+
+/** The calls the file store and its lock files make, as a value: `node`, or in tests one with faults. */
+export interface Access {
+  readonly lstat: typeof lstat
+  readonly stat: typeof stat
+  readonly openRegular: typeof openRegular
+  readonly makeDirectory: typeof makeDirectory
+  readonly createExclusive: typeof createExclusive
+  readonly rename: typeof rename
+  readonly link: typeof link
+  readonly remove: typeof remove
+  readonly readDirectory: typeof readDirectory
+  readonly utimes: typeof utimes
+  readonly syncDirectory: typeof syncDirectory
+}
+
+/** @internal */
+export const node: Access = {
+  lstat,
+  stat,
+  openRegular,
+  makeDirectory,
+  createExclusive,
+  rename,
+  link,
+  remove,
+  readDirectory,
+  utimes,
+  syncDirectory
+}
+
+/**
+ * The file access a file store is made with: `node` unless a test provides another.
+ *
+ * @internal
+ */
+export class FileAccess extends Context.Reference<FileAccess>()("tokenlayer/internal/FileAccess", {
+  defaultValue: (): Access => node
+}) {}

@@ -23,7 +23,7 @@ import * as Fiber from "effect/Fiber"
 import type * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
 import { Token, TokenStore } from "tokenlayer"
 
@@ -155,7 +155,7 @@ const mostInsideAtOnce = (
     })
     const fibers = yield* Effect.forEach(
       Array.from({ length: count }),
-      (_, i) => Effect.fork(stores[i % stores.length]!.withLock("shared", critical))
+      (_, i) => Effect.fork(TokenStore.withLock(stores[i % stores.length]!, "shared", critical))
     )
     yield* drive(what, Effect.map(Ref.get(ran), (n) => n === count))
     yield* Fiber.joinAll(fibers)
@@ -167,7 +167,7 @@ const holdLock = (store: TokenStore.Service, key: string): Effect.Effect<Fiber.R
   Effect.gen(function*() {
     const entered = yield* Deferred.make<void>()
     const holder = yield* Effect.fork(
-      store.withLock(key, Effect.zipRight(Deferred.succeed(entered, void 0), Effect.never))
+      TokenStore.withLock(store, key, Effect.zipRight(Deferred.succeed(entered, void 0), Effect.never))
     )
     yield* Deferred.await(entered)
     return holder
@@ -315,10 +315,10 @@ export const storeSuite = <E, R>(
     describe("withLock", () => {
       test("runs the effect and returns its result; a failure passes through and frees the lock", (store) =>
         Effect.gen(function*() {
-          assert.strictEqual(yield* store.withLock("k", Effect.succeed(42)), 42)
-          const error = yield* Effect.flip(store.withLock("k", Effect.fail("boom" as const)))
+          assert.strictEqual(yield* TokenStore.withLock(store, "k", Effect.succeed(42)), 42)
+          const error = yield* Effect.flip(TokenStore.withLock(store, "k", Effect.fail("boom" as const)))
           assert.strictEqual(error, "boom")
-          const fiber = yield* Effect.fork(store.withLock("k", Effect.succeed("again")))
+          const fiber = yield* Effect.fork(TokenStore.withLock(store, "k", Effect.succeed("again")))
           assert.deepStrictEqual(yield* driveJoin("the lock after a failure", fiber), Exit.succeed("again"))
         }))
 
@@ -330,7 +330,7 @@ export const storeSuite = <E, R>(
       test("different keys do not block each other", (store) =>
         Effect.gen(function*() {
           const holder = yield* holdLock(store, "one")
-          const other = yield* Effect.fork(store.withLock("two", Effect.succeed("two")))
+          const other = yield* Effect.fork(TokenStore.withLock(store, "two", Effect.succeed("two")))
           assert.deepStrictEqual(yield* driveJoin("a lock on another key", other), Exit.succeed("two"))
           assert.isFalse(yield* isDone(holder))
           yield* Fiber.interrupt(holder)
@@ -339,7 +339,7 @@ export const storeSuite = <E, R>(
       test("interrupting the holder releases the lock", (store) =>
         Effect.gen(function*() {
           const holder = yield* holdLock(store, "k")
-          const waiter = yield* Effect.fork(store.withLock("k", Effect.succeed("next")))
+          const waiter = yield* Effect.fork(TokenStore.withLock(store, "k", Effect.succeed("next")))
           yield* idle(5)
           assert.isFalse(yield* isDone(waiter), "waits while the lock is held")
           yield* Fiber.interrupt(holder)
@@ -350,15 +350,42 @@ export const storeSuite = <E, R>(
         Effect.gen(function*() {
           const holder = yield* holdLock(store, "k")
           const ranInterrupted = yield* Ref.make(false)
-          const interrupted = yield* Effect.fork(store.withLock("k", Ref.set(ranInterrupted, true)))
+          const interrupted = yield* Effect.fork(TokenStore.withLock(store, "k", Ref.set(ranInterrupted, true)))
           yield* idle(5)
           yield* Fiber.interrupt(interrupted)
-          const next = yield* Effect.fork(store.withLock("k", Effect.succeed("next")))
+          const next = yield* Effect.fork(TokenStore.withLock(store, "k", Effect.succeed("next")))
           yield* idle(5)
           assert.isFalse(yield* isDone(next), "still held")
           yield* Fiber.interrupt(holder)
           assert.deepStrictEqual(yield* driveJoin("the lock after an interrupted waiter", next), Exit.succeed("next"))
           assert.isFalse(yield* Ref.get(ranInterrupted))
+        }))
+    })
+
+    describe("lock", () => {
+      test("a timeout around lock bounds the wait only: the waiter that gave up holds nothing", (store) =>
+        Effect.gen(function*() {
+          const holder = yield* holdLock(store, "k")
+          const gaveUp = yield* Effect.fork(Effect.scoped(Effect.timeoutFail(store.lock("k"), {
+            duration: "200 millis",
+            onTimeout: () => "gave up" as const
+          })))
+          assert.deepStrictEqual(yield* driveJoin("a waiter that gives up", gaveUp), Exit.fail("gave up" as const))
+          assert.isFalse(yield* isDone(holder), "the holder keeps the lock")
+          yield* Fiber.interrupt(holder)
+          const next = yield* Effect.fork(TokenStore.withLock(store, "k", Effect.succeed("next")))
+          assert.deepStrictEqual(yield* driveJoin("the lock after a waiter gave up", next), Exit.succeed("next"))
+        }))
+
+      test("is held until its scope closes, then given to the next", (store) =>
+        Effect.gen(function*() {
+          const scope = yield* Scope.make()
+          yield* Scope.extend(store.lock("k"), scope)
+          const waiter = yield* Effect.fork(TokenStore.withLock(store, "k", Effect.succeed("next")))
+          yield* idle(20)
+          assert.isFalse(yield* isDone(waiter), "waits while the scope is open")
+          yield* Scope.close(scope, Exit.void)
+          assert.deepStrictEqual(yield* driveJoin("the lock after its scope closed", waiter), Exit.succeed("next"))
         }))
     })
 
@@ -384,8 +411,8 @@ export const storeSuite = <E, R>(
           Effect.gen(function*() {
             const second = yield* another
             const holder = yield* holdLock(store, "k")
-            const interruptedWaiter = yield* Effect.fork(second.withLock("k", Effect.void))
-            const waiter = yield* Effect.fork(second.withLock("k", Effect.succeed("next")))
+            const interruptedWaiter = yield* Effect.fork(TokenStore.withLock(second, "k", Effect.void))
+            const waiter = yield* Effect.fork(TokenStore.withLock(second, "k", Effect.succeed("next")))
             yield* idle(10)
             assert.isFalse(yield* isDone(waiter), "waits while the other instance holds the lock")
             yield* Fiber.interrupt(interruptedWaiter)
