@@ -209,9 +209,34 @@ const validToken = (flags: Settings.Flags) =>
       ? yield* withoutDeviceFlow(settings, secret, client)
       : yield* Settings.makeGrant(settings, secret, client)
     const tokens = yield* tokenService(settings, grant)
-    const token = yield* tokens.get.pipe(Effect.mapError((error) => Errors.fromHttpError(error, settings)))
+    const token = yield* tokens.get.pipe(Effect.catchAll((error) => stillValid(settings, tokens, error)))
     return { settings, token }
   }).pipe(Effect.scoped)
+
+/**
+ * A renewal that failed while the cached token is still valid (due, not expired): the cached token,
+ * with a warning, until it expires, as the library serves it through a failed renewal. A new process
+ * has no token in memory (the service's hold applies to tokens it holds), so the command reads the
+ * store's copy itself; past its expiry, or with nothing cached, the typed failure.
+ */
+const stillValid = (
+  settings: Settings.Settings,
+  tokens: TokenService.Service,
+  error: TokenError.HttpError
+): Effect.Effect<Token.Token, Errors.CliError> =>
+  tokens.current.pipe(
+    Effect.tap((token) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const left = refreshPolicy(settings).expiresAt(token).epochMillis - now
+        return Output.err(
+          `warning: profile ${settings.profile}: the token could not be renewed (${
+            Errors.fromHttpError(error, settings).text.replace(`profile ${settings.profile}: `, "")
+          }); the cached token is still valid for ${Output.formatDuration(left)} and is used`
+        )
+      })
+    ),
+    Effect.mapError(() => Errors.fromHttpError(error, settings))
+  )
 
 const withVerbosity = Output.withVerbosity
 
