@@ -50,7 +50,19 @@ export interface ClientAuth {
    */
   readonly method: string
   readonly authenticate: (context: Context) => Effect.Effect<Credentials>
+  /**
+   * Why this method cannot authenticate, when that is known as it is made: an empty secret
+   * (`Redacted.make(process.env.X ?? "")` with `X` unset). A grant given such a method fails when it is
+   * built (a `ConfigError` naming the option), before any request. Never contains the secret.
+   */
+  readonly problem?: string | undefined
 }
+
+/** An empty secret: what `Redacted.make(process.env.X ?? "")` gives when `X` is not set. */
+const secretProblem = (clientSecret: Redacted.Redacted<string>): { readonly problem?: string } =>
+  Redacted.value(clientSecret) === ""
+    ? { problem: "Expected a client secret, not an empty string (is its environment variable set?)" }
+    : {}
 
 /**
  * RFC 6749 §2.3.1: `application/x-www-form-urlencoded` encoding of one value (space as `+`), applied to
@@ -95,6 +107,7 @@ export const basicAuthorization = (
  */
 export const basic = (clientSecret: Redacted.Redacted<string>): ClientAuth => ({
   method: "client_secret_basic",
+  ...secretProblem(clientSecret),
   authenticate: ({ clientId }) =>
     Effect.succeed({ headers: [["authorization", basicAuthorization(clientId, clientSecret)]], params: [] })
 })
@@ -115,6 +128,7 @@ export const basic = (clientSecret: Redacted.Redacted<string>): ClientAuth => ({
  */
 export const post = (clientSecret: Redacted.Redacted<string>): ClientAuth => ({
   method: "client_secret_post",
+  ...secretProblem(clientSecret),
   authenticate: ({ clientId }) =>
     Effect.succeed({ headers: [], params: [["client_id", clientId], ["client_secret", clientSecret]] })
 })
@@ -261,8 +275,10 @@ const jwtClientAuth = (
 export const clientSecretJwt = (
   clientSecret: Redacted.Redacted<string>,
   options: AssertionOptions & { readonly alg?: HmacAlgorithm | undefined } = {}
-): ClientAuth =>
-  jwtClientAuth("client_secret_jwt", Jwt.hmacSigner("client_secret_jwt", clientSecret, options.alg), options)
+): ClientAuth => ({
+  ...jwtClientAuth("client_secret_jwt", Jwt.hmacSigner("client_secret_jwt", clientSecret, options.alg), options),
+  ...secretProblem(clientSecret)
+})
 
 /**
  * The options of `privateKeyJwt`.

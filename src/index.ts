@@ -12,6 +12,11 @@ export * as ClientAuth from "./ClientAuth.js"
 /**
  * @since 0.1.0
  */
+export * as Discovery from "./Discovery.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as Grant from "./Grant.js"
 
 /**
@@ -23,6 +28,11 @@ export * as RefreshPolicy from "./RefreshPolicy.js"
  * @since 0.1.0
  */
 export * as RetryPolicy from "./RetryPolicy.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Revocation from "./Revocation.js"
 
 /**
  * @since 0.1.0

@@ -23,12 +23,14 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
-import type * as ClientAuth from "../ClientAuth.js"
-import type * as Grant from "../Grant.js"
+import type * as DeviceCode from "../Grant/DeviceCode.js"
 import * as Token from "../Token.js"
 import * as TokenError from "../TokenError.js"
+import * as Endpoint from "./endpoint.js"
+import * as Exchange from "./exchange.js"
 import * as RefreshTokenGrant from "./refreshTokenGrant.js"
 import * as TokenEndpoint from "./tokenEndpoint.js"
+import { displayUrl } from "./urls.js"
 
 /**
  * The `grant_type` of the device access token request (RFC 8628 §3.4).
@@ -68,12 +70,11 @@ const DeviceAuthorizationResponse = Schema.Struct({
  * @internal
  */
 export interface Resolved {
-  /** The token endpoint and the client, which always authenticates (a public client sends its id). */
-  readonly endpoint: TokenEndpoint.Endpoint & { readonly clientId: string; readonly auth: ClientAuth.ClientAuth }
-  readonly deviceAuthorizationUrl: Effect.Effect<string, TokenError.HttpError>
+  /** The endpoints and the client, which always authenticates (a public client sends its id). */
+  readonly endpoint: Endpoint.Endpoint
   /** `scope`, `audience` and the user's extra parameters, for the device authorization request. */
   readonly authorizationParams: ReadonlyArray<TokenEndpoint.Param>
-  readonly prompt: (authorization: Grant.DeviceAuthorization) => Effect.Effect<void>
+  readonly prompt: (authorization: DeviceCode.DeviceAuthorization) => Effect.Effect<void>
   /** The polling interval when the server does not say. */
   readonly interval: Duration.Duration
   /** The longest one HTTP exchange may take. */
@@ -89,14 +90,14 @@ const timed =
       onTimeout: () =>
         new TokenError.HttpError({
           reason: "Timeout",
-          url: TokenEndpoint.displayUrl(url),
+          url: displayUrl(url),
           detail: `no answer within ${Duration.format(timeout)}`
         })
     })
 
 interface Authorization {
   readonly deviceCode: Redacted.Redacted<string>
-  readonly info: Grant.DeviceAuthorization
+  readonly info: DeviceCode.DeviceAuthorization
   /** The server's interval, if it sent one. */
   readonly interval: Option.Option<Duration.Duration>
 }
@@ -104,12 +105,12 @@ interface Authorization {
 /** The device authorization request (RFC 8628 §3.1) and its answer (§3.2). */
 const authorize = (
   http: HttpClient.HttpClient,
-  request: TokenEndpoint.TokenRequest,
+  request: Exchange.TokenRequest,
   defaultInterval: Duration.Duration
 ): Effect.Effect<Authorization, TokenError.HttpError> => {
-  const url = TokenEndpoint.displayUrl(request.url)
+  const url = displayUrl(request.url)
   return Effect.flatMap(
-    TokenEndpoint.exchange(http, TokenEndpoint.toHttpRequest(request), url),
+    Exchange.exchange(http, Exchange.toHttpRequest(request), url),
     ({ json, now, response }) => {
       const decoded = Option.isNone(json)
         ? Either.left("the answer is not JSON")
@@ -132,7 +133,7 @@ const authorize = (
       const interval = body.interval !== undefined && body.interval > 0
         ? Option.some(Duration.seconds(body.interval))
         : Option.none()
-      const info: Grant.DeviceAuthorization = {
+      const info: DeviceCode.DeviceAuthorization = {
         userCode: body.user_code,
         verificationUri: (body.verification_uri ?? body.verification_url)!,
         ...(body.verification_uri_complete === undefined
@@ -178,20 +179,20 @@ export const deviceFlow = (
   http: HttpClient.HttpClient
 ): Effect.Effect<Token.Token, TokenError.HttpError> =>
   Effect.gen(function*() {
-    const { endpoint, httpTimeout } = resolved
-    const authorizationUrl = yield* resolved.deviceAuthorizationUrl
-    const tokenUrl = yield* endpoint.tokenUrl
-    const context = { clientId: endpoint.clientId, tokenUrl }
-    const authorizationRequest = yield* TokenEndpoint.authenticated(
-      endpoint.auth,
-      context,
-      resolved.authorizationParams
+    const { httpTimeout } = resolved
+    const authorizationUrl = yield* Endpoint.deviceAuthorizationUrl(resolved.endpoint)
+    // the endpoints read once for the whole flow
+    const endpoint = { ...resolved.endpoint, endpoints: Effect.succeed(yield* resolved.endpoint.endpoints) }
+    const tokenUrl = yield* Endpoint.tokenUrl(endpoint)
+    const authorizationRequest = yield* TokenEndpoint.request(
+      endpoint,
+      tokenUrl,
+      resolved.authorizationParams,
+      authorizationUrl
     )
-    const authorization = yield* authorize(
-      http,
-      { ...authorizationRequest, url: authorizationUrl },
-      resolved.interval
-    ).pipe(timed(httpTimeout, authorizationUrl))
+    const authorization = yield* authorize(http, authorizationRequest, resolved.interval).pipe(
+      timed(httpTimeout, authorizationUrl)
+    )
     const deadline = authorization.info.expiresAt.epochMillis
 
     yield* resolved.prompt(authorization.info)
@@ -201,14 +202,14 @@ export const deviceFlow = (
     )
 
     // each poll authenticated anew (a client assertion's jti is used once)
-    const poll = TokenEndpoint.grantRequest(http, { ...endpoint, tokenUrl: Effect.succeed(tokenUrl) }, grantType, [
+    const poll = TokenEndpoint.grantRequest(http, endpoint, grantType, [
       ["device_code", authorization.deviceCode]
     ])
     const expired = () =>
       new TokenError.HttpError({
         reason: "Status",
         error: "expired_token",
-        url: TokenEndpoint.displayUrl(tokenUrl),
+        url: displayUrl(tokenUrl),
         detail: `the device code expired (after ${
           Duration.format(authorization.info.expiresIn)
         }) before the user approved it`
@@ -254,7 +255,8 @@ export const request = (resolved: Resolved, http: HttpClient.HttpClient) => {
       if (Option.isNone(refreshToken)) return flow
       return RefreshTokenGrant.tradeTracked(
         resolved.tracker,
-        (used) => Effect.flatMap(resolved.endpoint.tokenUrl, (url) => timed(resolved.httpTimeout, url)(send(used))),
+        (used) =>
+          Effect.flatMap(Endpoint.tokenUrl(resolved.endpoint), (url) => timed(resolved.httpTimeout, url)(send(used))),
         refreshToken.value
       ).pipe(
         Effect.catchIf(

@@ -17,22 +17,14 @@ import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import type * as Grant from "../Grant.js"
+import type * as Discovery from "../Discovery.js"
 import * as Token from "../Token.js"
 import * as TokenError from "../TokenError.js"
-import { displayUrl, exchange, urlKeyParts } from "./tokenEndpoint.js"
+import { exchange } from "./exchange.js"
+import { displayUrl, isHttpUrl } from "./urls.js"
 
 /** The two well-known suffixes, in the order they are tried. */
 const wellKnownNames = ["oauth-authorization-server", "openid-configuration"] as const
-
-const isHttpUrl = (value: string): boolean => {
-  try {
-    const url = new URL(value)
-    return url.protocol === "https:" || url.protocol === "http:"
-  } catch {
-    return false
-  }
-}
 
 const EndpointUrl = Schema.String.pipe(
   Schema.filter((s) => isHttpUrl(s) || "must be an http(s) URL"),
@@ -67,24 +59,34 @@ export const metadataUrl = (issuer: URL, name: (typeof wellKnownNames)[number]):
   return url.toString()
 }
 
-/** RFC 8414 §2: an `https` URL (here `http` too, for local servers) with no query or fragment. */
-const parseIssuer = (issuer: string): Either.Either<URL, TokenError.HttpError> => {
-  const invalid = (why: string) =>
-    Either.left(
-      new TokenError.HttpError({ reason: "Decode", url: displayUrl(issuer), detail: `invalid issuer: ${why}` })
-    )
+/**
+ * What RFC 8414 §2 does not allow in an issuer (an `https` URL, here `http` too, for local servers,
+ * with no query or fragment), or `undefined`.
+ *
+ * @internal
+ */
+export const issuerProblem = (issuer: string): string | undefined => {
   let url: URL
   try {
     url = new URL(issuer)
   } catch {
-    return invalid("not a URL")
+    return "not a URL"
   }
-  if (url.protocol !== "https:" && url.protocol !== "http:") return invalid("not an http(s) URL")
+  if (url.protocol !== "https:" && url.protocol !== "http:") return "not an http(s) URL"
   if (url.search !== "" || url.hash !== "" || issuer.includes("?") || issuer.includes("#")) {
-    return invalid("an issuer has no query or fragment (RFC 8414 §2)")
+    return "an issuer has no query or fragment (RFC 8414 §2)"
   }
-  if (url.username !== "" || url.password !== "") return invalid("an issuer has no user or password")
-  return Either.right(url)
+  if (url.username !== "" || url.password !== "") return "an issuer has no user or password"
+  return undefined
+}
+
+const parseIssuer = (issuer: string): Either.Either<URL, TokenError.HttpError> => {
+  const problem = issuerProblem(issuer)
+  return problem === undefined
+    ? Either.right(new URL(issuer))
+    : Either.left(
+      new TokenError.HttpError({ reason: "Decode", url: displayUrl(issuer), detail: `invalid issuer: ${problem}` })
+    )
 }
 
 /** One GET: the parsed JSON of a 2xx answer (`None` when it is not JSON), or the `HttpError` of anything else. */
@@ -99,7 +101,7 @@ const toMetadata = (
   issuer: string,
   url: string,
   json: unknown
-): Either.Either<Grant.Metadata, TokenError.HttpError> => {
+): Either.Either<Discovery.Metadata, TokenError.HttpError> => {
   const bad = (detail: string) =>
     Either.left(new TokenError.HttpError({ reason: "Decode", url: displayUrl(url), status: 200, detail }))
   if (typeof json !== "object" || json === null || Array.isArray(json)) return bad("the metadata is not a JSON object")
@@ -140,8 +142,8 @@ const toMetadata = (
 export const discover = (
   issuer: string,
   client: HttpClient.HttpClient,
-  options: Grant.DiscoveryOptions = {}
-): Effect.Effect<Grant.Metadata, TokenError.HttpError> =>
+  options: Discovery.Options = {}
+): Effect.Effect<Discovery.Metadata, TokenError.HttpError> =>
   Effect.gen(function*() {
     const parsed = parseIssuer(issuer)
     if (Either.isLeft(parsed)) return yield* Effect.fail(parsed.left)
@@ -179,82 +181,35 @@ export const discover = (
 
 /**
  * An issuer's metadata, fetched at most once per `ttl` (default 1 hour) over `client`, failures not
- * kept.
+ * kept. Building the cache runs nothing (a `SynchronizedRef`): no context, no Clock, nothing to fail.
  *
  * @internal
  */
 export const make = (
   issuer: string,
   client: HttpClient.HttpClient,
-  options: Grant.DiscoveryOptions = {}
-): Grant.Discovery => {
+  options: Discovery.Options = {}
+): Effect.Effect<Discovery.Discovery> => {
   const ttl = Duration.decode(options.ttl ?? "1 hour")
-  // building the cache is pure (a SynchronizedRef): no context, no Clock, nothing to fail
-  const [cached, invalidate] = Effect.runSync(Effect.cachedInvalidateWithTTL(discover(issuer, client, options), ttl))
-  return {
-    _tag: "Discovery",
-    issuer,
-    ttl,
-    metadata: Effect.onExit(cached, (exit) => Exit.isFailure(exit) ? invalidate : Effect.void)
-  }
+  return Effect.map(
+    Effect.cachedInvalidateWithTTL(discover(issuer, client, options), ttl),
+    ([cached, invalidate]): Discovery.Discovery => ({
+      _tag: "Discovery",
+      issuer,
+      ttl,
+      metadata: Effect.onExit(cached, (exit) => Exit.isFailure(exit) ? invalidate : Effect.void)
+    })
+  )
 }
 
 /**
- * Where a grant's endpoints are: given as URLs, or found in its issuer's metadata.
+ * `make`, run at once, for the constructors that return a grant as a plain value: the cache's
+ * construction is pure, so this cannot block or fail.
  *
  * @internal
  */
-export interface Endpoints {
-  /**
-   * What names the endpoints in the grant's key: `url=<tokenUrl>` or `issuer=<issuer>`, without the
-   * URL's secret parts (see `urlKeyParts`).
-   */
-  readonly keyParts: ReadonlyArray<readonly [string, string]>
-  readonly tokenUrl: Effect.Effect<string, TokenError.HttpError>
-  /** RFC 8628's device authorization endpoint; fails when the options or the metadata have none. */
-  readonly deviceAuthorizationUrl: Effect.Effect<string, TokenError.HttpError>
-}
-
-/**
- * The endpoints of `{ tokenUrl, deviceAuthorizationUrl? }` or `{ issuer }` options. An issuer given as a
- * string gets a cache of its own; a `Discovery` is shared by every grant given it.
- *
- * @internal
- */
-export const endpoints = (
-  options: {
-    readonly tokenUrl?: string | undefined
-    readonly deviceAuthorizationUrl?: string | undefined
-    readonly issuer?: string | Grant.Discovery | undefined
-  },
-  client: HttpClient.HttpClient
-): Endpoints => {
-  if (options.issuer === undefined) {
-    const tokenUrl = options.tokenUrl ?? ""
-    const deviceUrl = options.deviceAuthorizationUrl
-    return {
-      keyParts: urlKeyParts("url", tokenUrl),
-      tokenUrl: Effect.succeed(tokenUrl),
-      deviceAuthorizationUrl: deviceUrl === undefined
-        ? Effect.fail(
-          new TokenError.HttpError({ reason: "Decode", detail: "no device authorization URL was given" })
-        )
-        : Effect.succeed(deviceUrl)
-    }
-  }
-  const discovery = typeof options.issuer === "string" ? make(options.issuer, client) : options.issuer
-  return {
-    keyParts: urlKeyParts("issuer", discovery.issuer),
-    tokenUrl: Effect.map(discovery.metadata, (m) => m.tokenEndpoint),
-    deviceAuthorizationUrl: Effect.flatMap(discovery.metadata, (m) =>
-      m.deviceAuthorizationEndpoint === undefined
-        ? Effect.fail(
-          new TokenError.HttpError({
-            reason: "Decode",
-            url: displayUrl(discovery.issuer),
-            detail: "the issuer's metadata names no device_authorization_endpoint (RFC 8628 §4)"
-          })
-        )
-        : Effect.succeed(m.deviceAuthorizationEndpoint))
-  }
-}
+export const unsafeMake = (
+  issuer: string,
+  client: HttpClient.HttpClient,
+  options: Discovery.Options = {}
+): Discovery.Discovery => Effect.runSync(make(issuer, client, options))

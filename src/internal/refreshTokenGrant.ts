@@ -15,7 +15,9 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Token from "../Token.js"
 import * as TokenError from "../TokenError.js"
+import type * as Endpoint from "./endpoint.js"
 import * as TokenEndpoint from "./tokenEndpoint.js"
+import { displayUrl } from "./urls.js"
 
 /** How many spent (rotated away or refused) refresh tokens a grant remembers. */
 const rememberSpent = 16
@@ -89,13 +91,6 @@ export const withRefreshToken = (token: Token.Token, refreshToken: Redacted.Reda
   })
 
 /**
- * How a grant reaches the token endpoint: its client, how it authenticates, where the endpoint is.
- *
- * @internal
- */
-export type Client = TokenEndpoint.Endpoint
-
-/**
  * One refresh token request (RFC 6749 §6): `grant_type=refresh_token`, the refresh token, the scope
  * when one was asked for, and the client's authentication. The token comes back as the server sent
  * it (see `Tracker.traded` for what happens to the refresh token).
@@ -103,7 +98,7 @@ export type Client = TokenEndpoint.Endpoint
  * @internal
  */
 export const trade = (
-  endpoint: Client,
+  endpoint: Endpoint.Endpoint,
   http: HttpClient.HttpClient,
   params: ReadonlyArray<TokenEndpoint.Param>
 ) =>
@@ -137,6 +132,6 @@ export const noRefreshToken = (url: string | undefined): TokenError.HttpError =>
   new TokenError.HttpError({
     reason: "Status",
     error: "invalid_grant",
-    ...(url === undefined ? {} : { url: TokenEndpoint.displayUrl(url) }),
+    ...(url === undefined ? {} : { url: displayUrl(url) }),
     detail: "no refresh token left: the last one was refused, a new login is needed (nothing was sent)"
   })

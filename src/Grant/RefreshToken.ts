@@ -1,0 +1,190 @@
+/**
+ * The refresh token grant (RFC 6749 §6): keeps a login alive by trading refresh tokens.
+ *
+ * It starts from `refreshToken` (from an earlier login); after that it trades the refresh token of the
+ * current token (the token service gives it the newest it knows, even expired or only in the store).
+ * Rotation is handled: a new `refresh_token` in the answer replaces the old one, which is never sent
+ * again; an answer without one keeps the old one on the new token. A refresh token the server refuses
+ * (`invalid_grant`: revoked, expired, replayed) fails the request at once, not retried:
+ * `TokenError.isInvalidGrant(error)` says a new login is needed. With rotation, keep the tokens in a
+ * store that outlives the process (`TokenStore.layerFile`): the starting refresh token is spent after
+ * the first renewal.
+ *
+ * @since 0.1.0
+ */
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import type * as Redacted from "effect/Redacted"
+import type * as Grant from "../Grant.js"
+import * as Endpoint from "../internal/endpoint.js"
+import { Grant as GrantTag, makeKey, scopeList } from "../internal/grant.js"
+import type { Service } from "../internal/grant.js"
+import * as GrantConfig from "../internal/grantConfig.js"
+import * as RefreshTokens from "../internal/refreshTokenGrant.js"
+import * as TokenEndpoint from "../internal/tokenEndpoint.js"
+
+/**
+ * What names the grant's tokens: the token URL (or issuer), the client and the scope. No secret.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type KeyOptions = Grant.TokenEndpointOptions & {
+  readonly clientId: string
+  /** A narrower scope to ask for (RFC 6749 §6). Not sent when absent. */
+  readonly scope?: string | ReadonlyArray<string> | undefined
+}
+
+/**
+ * The options of the refresh token grant.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Options =
+  & KeyOptions
+  & Grant.ClientAuthOptions
+  & {
+    /**
+     * The refresh token to start from (from an earlier login). After that, the grant trades the current
+     * token's refresh token, or the newest it received.
+     */
+    readonly refreshToken: Redacted.Redacted<string>
+    /** More form parameters, sent as given. */
+    readonly extraParams?: Readonly<Record<string, string>> | undefined
+  }
+
+/**
+ * The key a grant built from these options has, computed without building it (and without the refresh
+ * token or the secret).
+ *
+ * @example
+ * ```ts
+ * import * as RefreshToken from "tokenlayer/Grant/RefreshToken"
+ *
+ * const key = RefreshToken.key({ issuer: "https://auth.example.com", clientId: "my-cli" })
+ * ```
+ *
+ * @since 0.1.0
+ * @category keys
+ */
+export const key = (options: KeyOptions): string =>
+  makeKey("refresh_token", [
+    ...Endpoint.keyParts(options),
+    ["client", options.clientId],
+    ["scope", scopeList(TokenEndpoint.scopeString(options.scope))]
+  ])
+
+/**
+ * The grant as a value over the given client, built at once, without the checks of `make`: options that
+ * `make` refuses fail every request instead, at once and without sending anything. Prefer `make` or
+ * `layer`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeWith = (options: Options, client: HttpClient.HttpClient): Service => {
+  const endpoint = Endpoint.make(options, client, undefined, { refreshToken: options.refreshToken })
+  const tracker = RefreshTokens.makeTracker(options.refreshToken)
+  const send = RefreshTokens.trade(
+    endpoint,
+    client,
+    TokenEndpoint.params([["scope", TokenEndpoint.scopeString(options.scope)]]).concat(
+      Object.entries(options.extraParams ?? {})
+    )
+  )
+  return {
+    key: key(options),
+    request: (current) =>
+      Effect.suspend(() => {
+        const used = tracker.choose(current)
+        return Option.isNone(used)
+          ? Effect.fail(RefreshTokens.noRefreshToken(options.tokenUrl))
+          : RefreshTokens.tradeTracked(tracker, send, used.value)
+      })
+  }
+}
+
+/**
+ * The grant as a value over the `HttpClient` in context. Fails with a `ConfigError` naming the option
+ * when the options cannot work (a URL that is not an http(s) URL, an empty client secret). Nothing is
+ * sent here.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: Options): Effect.Effect<Service, ConfigError.ConfigError, HttpClient.HttpClient> =>
+  Effect.zipRight(
+    Endpoint.validate(options, undefined, { refreshToken: options.refreshToken }),
+    Effect.map(HttpClient.HttpClient, (client) => makeWith(options, client))
+  )
+
+/**
+ * The refresh token grant as a layer, over the `HttpClient` in context.
+ *
+ * @example
+ * ```ts
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import { Effect, Layer, Redacted } from "effect"
+ * import { TokenError, TokenService, TokenStore } from "tokenlayer"
+ * import * as RefreshToken from "tokenlayer/Grant/RefreshToken"
+ *
+ * const Tokens = TokenService.layer().pipe(
+ *   Layer.provide(RefreshToken.layer({
+ *     issuer: "https://auth.example.com", // or tokenUrl: "https://auth.example.com/oauth/token"
+ *     clientId: "my-cli",
+ *     refreshToken: Redacted.make(process.env.REFRESH_TOKEN ?? "")
+ *   })),
+ *   Layer.provide([TokenStore.layerFile({ directory: ".tokens" }), NodeHttpClient.layerUndici])
+ * )
+ *
+ * const program = TokenService.get.pipe(
+ *   Effect.catchIf(TokenError.isInvalidGrant, () => Effect.dieMessage("the refresh token is dead: log in again"))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: Options): Layer.Layer<GrantTag, ConfigError.ConfigError, HttpClient.HttpClient> =>
+  Layer.effect(GrantTag, make(options))
+
+/**
+ * The options through `Config`: `ISSUER` or `TOKEN_URL`, `CLIENT_ID`, `REFRESH_TOKEN` (redacted), and
+ * optionally `CLIENT_SECRET` (absent: a public client), `CLIENT_AUTH` (`basic` or `post`) and `SCOPE`.
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const optionsConfig: Config.Config<Options> = Config.zipWith(
+  GrantConfig.common,
+  GrantConfig.secret("REFRESH_TOKEN"),
+  (common, refreshToken): Options => ({ ...common, refreshToken })
+)
+
+/**
+ * The refresh token grant, its options read through `Config` (by default `optionsConfig`).
+ *
+ * @example
+ * ```ts
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import { Config, Layer } from "effect"
+ * import * as RefreshToken from "tokenlayer/Grant/RefreshToken"
+ *
+ * // reads MYAPP_ISSUER (or MYAPP_TOKEN_URL), MYAPP_CLIENT_ID, MYAPP_REFRESH_TOKEN, ...
+ * const MyApp = RefreshToken.layerConfig(Config.nested(RefreshToken.optionsConfig, "MYAPP")).pipe(
+ *   Layer.provide(NodeHttpClient.layerUndici)
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  config: Config.Config<Options> = optionsConfig
+): Layer.Layer<GrantTag, ConfigError.ConfigError, HttpClient.HttpClient> =>
+  Layer.effect(GrantTag, Effect.flatMap(config, make))

@@ -1,0 +1,231 @@
+/**
+ * Where a grant's requests go and who sends them, as one value: the funnel's `Endpoint`.
+ *
+ * An `Endpoint` holds the client (its id and `ClientAuth`), the server's endpoints as an `Effect` (the
+ * same value whether they were given as URLs or are read from the issuer's metadata, see
+ * `Discovery`), and the part of a grant's key that names the server. Every grant builds one from its
+ * options (`make`), and every request goes through it (`tokenEndpoint.grantRequest`).
+ *
+ * The options are checked here, once, when a grant is built (`check`): a URL that is not an http(s)
+ * URL, an empty client secret. Layers fail with the `ConfigError` naming the option; a grant built
+ * as a plain value (`Grant.makeClientCredentials(options, client)`) fails each request with it instead,
+ * at once, nothing sent.
+ *
+ * @internal
+ */
+import type * as HttpClient from "@effect/platform/HttpClient"
+import * as ConfigError from "effect/ConfigError"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import * as ClientAuth from "../ClientAuth.js"
+import type * as Discovery from "../Discovery.js"
+import * as TokenError from "../TokenError.js"
+import * as InternalDiscovery from "./discovery.js"
+import { displayUrl, isHttpUrl, urlKeyParts } from "./urls.js"
+
+/**
+ * A server's endpoints, given or discovered.
+ *
+ * @internal
+ */
+export interface Endpoints {
+  readonly tokenEndpoint: string
+  readonly deviceAuthorizationEndpoint?: string | undefined
+  readonly revocationEndpoint?: string | undefined
+}
+
+/**
+ * The funnel's "where and who".
+ *
+ * @internal
+ */
+export interface Endpoint {
+  /** What names the server in a grant's key: `url=<tokenUrl>` or `issuer=<issuer>` (see `urlKeyParts`). */
+  readonly keyParts: ReadonlyArray<readonly [string, string]>
+  /** The issuer, when the endpoints come from its metadata. */
+  readonly issuer?: string | undefined
+  /** The server's endpoints: at once when given, else from the issuer's (cached) metadata. */
+  readonly endpoints: Effect.Effect<Endpoints, TokenError.HttpError>
+  /** The client, when it authenticates; without it a request carries no client credentials. */
+  readonly clientId?: string | undefined
+  readonly auth?: ClientAuth.ClientAuth | undefined
+}
+
+/**
+ * Where a grant's server is: its URLs, or the issuer whose metadata names them.
+ *
+ * @internal
+ */
+export interface Location {
+  readonly tokenUrl?: string | undefined
+  readonly deviceAuthorizationUrl?: string | undefined
+  readonly revocationUrl?: string | undefined
+  readonly issuer?: string | Discovery.Discovery | undefined
+}
+
+/**
+ * How a grant's client authenticates (see `Grant.ClientAuthOptions`).
+ *
+ * @internal
+ */
+export interface ClientOptions {
+  readonly clientId?: string | undefined
+  readonly clientSecret?: Redacted.Redacted<string> | undefined
+  readonly clientAuth?: ClientAuth.ClientAuth | undefined
+}
+
+const issuerOf = (issuer: string | Discovery.Discovery): string => typeof issuer === "string" ? issuer : issuer.issuer
+
+/**
+ * The key parts that name a grant's server: the issuer when there is one, else the token URL.
+ *
+ * @internal
+ */
+export const keyParts = (location: Location): ReadonlyArray<readonly [string, string]> =>
+  location.issuer === undefined
+    ? urlKeyParts("url", location.tokenUrl ?? "")
+    : urlKeyParts("issuer", issuerOf(location.issuer))
+
+/**
+ * The client's authentication method: the one given, else HTTP Basic with the secret, else a public
+ * client (`ClientAuth.none`: its id in the form).
+ *
+ * @internal
+ */
+export const clientAuthOf = (options: ClientOptions): ClientAuth.ClientAuth =>
+  options.clientAuth ?? (options.clientSecret === undefined ? ClientAuth.none : ClientAuth.basic(options.clientSecret))
+
+const urlProblem = (url: string): string | undefined => {
+  if (isHttpUrl(url)) return undefined
+  try {
+    // the protocol only: the rest may be a secret pasted in the wrong place
+    return `Expected an http(s) URL, not a ${new URL(url).protocol} URL`
+  } catch {
+    return url === ""
+      ? "Expected an http(s) URL, not an empty string"
+      : "Expected an http(s) URL, not something that is not a URL"
+  }
+}
+
+/**
+ * What is wrong with a grant's options, found before any request: a URL option that is not an
+ * absolute http(s) URL, an issuer that RFC 8414 §2 does not allow, an empty client secret. `undefined`
+ * when nothing is. The error names the option and never shows a secret (nor a URL's secret parts).
+ *
+ * @internal
+ */
+export const check = (
+  options: Location & ClientOptions,
+  auth: ClientAuth.ClientAuth | undefined = options.clientAuth,
+  secrets: Readonly<Record<string, Redacted.Redacted<string> | undefined>> = {}
+): ConfigError.ConfigError | undefined => {
+  if (options.issuer === undefined && options.tokenUrl === undefined) {
+    return ConfigError.MissingData(["tokenUrl"], "Expected tokenUrl or issuer to be given")
+  }
+  for (const name of ["revocationUrl", "tokenUrl", "deviceAuthorizationUrl"] as const) {
+    const url = options[name]
+    const problem = url === undefined ? undefined : urlProblem(url)
+    if (problem !== undefined) return ConfigError.InvalidData([name], problem)
+  }
+  if (options.issuer !== undefined) {
+    const problem = InternalDiscovery.issuerProblem(issuerOf(options.issuer))
+    if (problem !== undefined) return ConfigError.InvalidData(["issuer"], problem)
+  }
+  if (options.clientSecret !== undefined && options.clientAuth === undefined) {
+    const problem = ClientAuth.basic(options.clientSecret).problem
+    if (problem !== undefined) return ConfigError.InvalidData(["clientSecret"], problem)
+  }
+  if (auth?.problem !== undefined) return ConfigError.InvalidData(["clientAuth"], auth.problem)
+  for (const [name, secret] of Object.entries(secrets)) {
+    if (secret !== undefined && Redacted.value(secret) === "") {
+      return ConfigError.InvalidData(
+        [name],
+        "Expected a secret, not an empty string (is its environment variable set?)"
+      )
+    }
+  }
+  return undefined
+}
+
+/**
+ * The failure of every request of a grant built as a plain value from options that `check` refused:
+ * not transient, nothing sent.
+ *
+ * @internal
+ */
+export const invalidOptions = (error: ConfigError.ConfigError): TokenError.HttpError =>
+  new TokenError.HttpError({ reason: "Decode", detail: `invalid grant options: ${String(error)}, nothing was sent` })
+
+/**
+ * Fails with `check`'s `ConfigError` when the options are wrong: what a grant's `make` does first.
+ *
+ * @internal
+ */
+export const validate = (
+  options: Location & ClientOptions,
+  auth?: ClientAuth.ClientAuth,
+  secrets?: Readonly<Record<string, Redacted.Redacted<string> | undefined>>
+): Effect.Effect<void, ConfigError.ConfigError> => {
+  const problem = check(options, auth, secrets)
+  return problem === undefined ? Effect.void : Effect.fail(problem)
+}
+
+/**
+ * The endpoint of a grant's options: its URLs as given, or its issuer's metadata (an issuer given as a
+ * string gets a cache of its own, a `Discovery` is shared by every grant given it), and its client.
+ * Options that `check` refuses give an endpoint whose every request fails at once.
+ *
+ * @internal
+ */
+export const make = (
+  options: Location & ClientOptions,
+  client: HttpClient.HttpClient,
+  who: Pick<Endpoint, "clientId" | "auth"> = options.clientId === undefined ? {} : {
+    clientId: options.clientId,
+    auth: clientAuthOf(options)
+  },
+  secrets?: Readonly<Record<string, Redacted.Redacted<string> | undefined>>
+): Endpoint => {
+  const problem = check(options, who.auth, secrets)
+  const base = { keyParts: keyParts(options), ...who }
+  if (problem !== undefined) return { ...base, endpoints: Effect.fail(invalidOptions(problem)) }
+  if (options.issuer === undefined) {
+    const given: Endpoints = {
+      tokenEndpoint: options.tokenUrl ?? "",
+      deviceAuthorizationEndpoint: options.deviceAuthorizationUrl,
+      revocationEndpoint: options.revocationUrl
+    }
+    return { ...base, endpoints: Effect.succeed(given) }
+  }
+  const discovery = typeof options.issuer === "string"
+    ? InternalDiscovery.unsafeMake(options.issuer, client)
+    : options.issuer
+  return { ...base, issuer: discovery.issuer, endpoints: discovery.metadata }
+}
+
+/**
+ * The token endpoint's URL.
+ *
+ * @internal
+ */
+export const tokenUrl = (endpoint: Endpoint): Effect.Effect<string, TokenError.HttpError> =>
+  Effect.map(endpoint.endpoints, (e) => e.tokenEndpoint)
+
+/**
+ * RFC 8628's device authorization endpoint; fails when the options or the metadata have none.
+ *
+ * @internal
+ */
+export const deviceAuthorizationUrl = (endpoint: Endpoint): Effect.Effect<string, TokenError.HttpError> =>
+  Effect.flatMap(endpoint.endpoints, (e) =>
+    e.deviceAuthorizationEndpoint !== undefined
+      ? Effect.succeed(e.deviceAuthorizationEndpoint)
+      : Effect.fail(
+        endpoint.issuer === undefined
+          ? new TokenError.HttpError({ reason: "Decode", detail: "no device authorization URL was given" })
+          : new TokenError.HttpError({
+            reason: "Decode",
+            url: displayUrl(endpoint.issuer),
+            detail: "the issuer's metadata names no device_authorization_endpoint (RFC 8628 §4)"
+          })
+      ))
