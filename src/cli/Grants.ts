@@ -9,7 +9,6 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as ClientAuth from "../ClientAuth.js"
 import * as Grant from "../Grant.js"
-import * as JwtBearer from "../internal/jwtBearer.js"
 import * as Errors from "./Errors.js"
 import type { Settings } from "./Settings.js"
 
@@ -53,18 +52,56 @@ export const clientAuth = (
   }
 }
 
-const jwtBearerOptions = (
-  settings: Settings,
-  secret: Redacted.Redacted<string>
-): Grant.JwtBearerOptions => ({
+/** `scope` and `audience` when the settings have them. */
+const scopeAudience = (settings: Settings) => ({
+  ...(settings.scope === undefined ? {} : { scope: settings.scope }),
+  ...(settings.audience === undefined ? {} : { audience: settings.audience })
+})
+
+/** The client credentials grant's options without its secret: what its key is made of. */
+const clientCredentialsKeyOptions = (settings: Settings) => ({
+  ...endpointOptions(settings),
+  clientId: settings.clientId!,
+  ...scopeAudience(settings)
+})
+
+/** The device grant's endpoints: the issuer's metadata, unless both URLs are given. */
+const deviceEndpoints = (settings: Settings): Grant.DeviceEndpointOptions =>
+  settings.issuer !== undefined && (settings.tokenUrl === undefined || settings.deviceAuthorizationUrl === undefined)
+    ? { issuer: settings.issuer }
+    : { tokenUrl: settings.tokenUrl!, deviceAuthorizationUrl: settings.deviceAuthorizationUrl! }
+
+const deviceKeyOptions = (settings: Settings) => ({
+  ...deviceEndpoints(settings),
+  clientId: settings.clientId!,
+  ...scopeAudience(settings)
+})
+
+/** The JWT bearer grant's options without its key. */
+const jwtBearerKeyOptions = (settings: Settings) => ({
   tokenUrl: settings.tokenUrl!,
   issuer: settings.assertionIssuer!,
   ...(settings.subject === undefined ? {} : { subject: settings.subject }),
-  ...(settings.audience === undefined ? {} : { audience: settings.audience }),
-  ...(settings.keyId === undefined ? {} : { keyId: settings.keyId }),
-  ...(settings.scope === undefined ? {} : { scope: settings.scope }),
-  ...(isPem(secret) ? { privateKey: secret } : { secret })
+  ...scopeAudience(settings)
 })
+
+/**
+ * The key of the settings' grant (`Grant.clientCredentialsKey`, ...): where its token is cached, found
+ * without a secret and without building the grant (`status`, `logout`, `profile remove`).
+ *
+ * @since 0.1.0
+ * @category grants
+ */
+export const keyOf = (settings: Settings): string => {
+  switch (settings.grant) {
+    case "client_credentials":
+      return Grant.clientCredentialsKey(clientCredentialsKeyOptions(settings))
+    case "device_code":
+      return Grant.deviceCodeKey(deviceKeyOptions(settings))
+    case "jwt_bearer":
+      return Grant.jwtBearerKey(jwtBearerKeyOptions(settings))
+  }
+}
 
 /**
  * The device prompt given to the grant.
@@ -77,8 +114,8 @@ export type Prompt = (authorization: Grant.DeviceAuthorization) => Effect.Effect
 const noPrompt: Prompt = () => Effect.void
 
 /**
- * The grant of the settings, as a value, over the given client. Without a secret (`None`), a grant whose
- * only use is its `key` (no request is made to build it).
+ * The grant of the settings, as a value, over the given client, with the secret (or the signing key)
+ * the settings need.
  *
  * @since 0.1.0
  * @category grants
@@ -93,37 +130,19 @@ export const makeGrant = (
     const auth = yield* clientAuth(settings, secret)
     switch (settings.grant) {
       case "client_credentials":
-        return Grant.makeClientCredentials({
-          ...endpointOptions(settings),
-          clientId: settings.clientId!,
-          clientAuth: auth,
-          ...(settings.scope === undefined ? {} : { scope: settings.scope }),
-          ...(settings.audience === undefined ? {} : { audience: settings.audience })
-        }, client)
-      case "device_code": {
-        const endpoints: Grant.DeviceEndpointOptions = settings.issuer !== undefined &&
-            (settings.tokenUrl === undefined || settings.deviceAuthorizationUrl === undefined)
-          ? { issuer: settings.issuer }
-          : { tokenUrl: settings.tokenUrl!, deviceAuthorizationUrl: settings.deviceAuthorizationUrl! }
-        return Grant.makeDeviceCode({
-          ...endpoints,
-          clientId: settings.clientId!,
-          clientAuth: auth,
-          ...(settings.scope === undefined ? {} : { scope: settings.scope }),
-          ...(settings.audience === undefined ? {} : { audience: settings.audience }),
-          prompt
-        }, client)
-      }
+        return Grant.makeClientCredentials({ ...clientCredentialsKeyOptions(settings), clientAuth: auth }, client)
+      case "device_code":
+        return Grant.makeDeviceCode({ ...deviceKeyOptions(settings), clientAuth: auth, prompt }, client)
       case "jwt_bearer": {
         if (Option.isNone(secret)) {
-          // the key only: no signer is built
-          const options = jwtBearerOptions(settings, Redacted.make("-"))
-          return {
-            key: Grant.makeKey(JwtBearer.grantType, JwtBearer.keyParts(options)),
-            request: () => Effect.dieMessage("a grant built without its key cannot request tokens")
-          }
+          return yield* Effect.fail(Errors.config(`profile ${settings.profile}: the jwt_bearer grant needs its key`))
         }
-        return yield* Grant.makeJwtBearer(jwtBearerOptions(settings, secret.value), client).pipe(
+        const key = secret.value
+        return yield* Grant.makeJwtBearer({
+          ...jwtBearerKeyOptions(settings),
+          ...(settings.keyId === undefined ? {} : { keyId: settings.keyId }),
+          ...(isPem(key) ? { privateKey: key } : { secret: key })
+        }, client).pipe(
           Effect.mapError((error) =>
             Errors.config(
               `profile ${settings.profile}: the signing key cannot sign (${Errors.oneLine(error.reason, 150)})`
@@ -133,11 +152,3 @@ export const makeGrant = (
       }
     }
   })
-
-/**
- * What a profile's settings say, for `status` and `profile list` (never a secret).
- *
- * @since 0.1.0
- * @category formatting
- */
-export const describeEndpoint = (settings: Settings): string => settings.tokenUrl ?? settings.issuer ?? "(no token URL)"

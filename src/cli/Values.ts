@@ -4,8 +4,7 @@
  * @since 0.1.0
  */
 import * as Option from "effect/Option"
-// until Grant.displayUrl is public
-import { displayUrl } from "../internal/tokenEndpoint.js"
+import { displayUrl } from "../Grant.js"
 import * as Errors from "./Errors.js"
 
 // -----------------------------------------------------------------------------

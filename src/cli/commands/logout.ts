@@ -8,12 +8,12 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Grant from "../../Grant.js"
+import * as Revocation from "../../Revocation.js"
 import type * as TokenError from "../../TokenError.js"
 import type * as Args from "../Args.js"
 import * as Errors from "../Errors.js"
 import * as Grants from "../Grants.js"
 import * as Output from "../Output.js"
-import * as Revocation from "../Revocation.js"
 import * as Settings from "../Settings.js"
 import { fileStore, httpClient, optionalSecret, storeFailure } from "../Tokens.js"
 
@@ -51,14 +51,14 @@ export const logout = (parsed: Args.Parsed) => {
     Effect.gen(function*() {
       const settings = yield* Settings.resolve(flags)
       const client = yield* httpClient
-      const keyGrant = yield* Grants.makeGrant(settings, Option.none(), client)
+      const key = Grants.keyOf(settings)
       const store = yield* fileStore(settings)
-      const cached = yield* store.load(keyGrant.key).pipe(
+      const cached = yield* store.load(key).pipe(
         Effect.map(Option.some),
         Effect.catchTags({ NotCached: () => Effect.succeedNone, Corrupted: () => Effect.succeedNone }),
         Effect.mapError(storeFailure)
       )
-      yield* store.withLock(keyGrant.key, store.remove(keyGrant.key)).pipe(Effect.mapError(storeFailure))
+      yield* store.withLock(key, store.remove(key)).pipe(Effect.mapError(storeFailure))
       const who = `profile ${settings.profile}`
       if (Option.isNone(cached)) return yield* Output.err(`${who}: no token was cached; nothing to revoke`)
       const notRevoked = (error: Errors.CliError) =>
@@ -73,11 +73,14 @@ export const logout = (parsed: Args.Parsed) => {
       }
       const secret = yield* optionalSecret(settings).pipe(Effect.mapError(notRevoked))
       const auth = yield* Grants.clientAuth(settings, secret).pipe(Effect.mapError(notRevoked))
-      const count = yield* Revocation.revoke(client, {
+      const count = yield* Revocation.revokeToken({
         ...endpoint.value,
         clientId: settings.clientId ?? settings.assertionIssuer ?? "",
-        auth
-      }, cached.value).pipe(Effect.mapError((error) => notRevoked(Errors.fromHttpError(error, settings))))
+        clientAuth: auth
+      }, cached.value).pipe(
+        Effect.provideService(HttpClient.HttpClient, client),
+        Effect.mapError((error) => notRevoked(Errors.fromHttpError(error, settings)))
+      )
       yield* Output.err(
         `${who}: token deleted and revoked (${count === 2 ? "access and refresh token" : "access token"})`
       )

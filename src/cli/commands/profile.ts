@@ -18,7 +18,7 @@ import * as Profiles from "../Profiles.js"
 import * as Sanitize from "../Sanitize.js"
 import * as Secrets from "../Secrets.js"
 import * as Settings from "../Settings.js"
-import { fileStore, httpClient } from "../Tokens.js"
+import { fileStore } from "../Tokens.js"
 
 /**
  * What is wrong with the settings given to `profile add`: a value longer than `Sanitize.maxValue` (a
@@ -164,11 +164,10 @@ export const remove = (parsed: Args.Parsed) =>
     }
     const removedToken = yield* Effect.gen(function*() {
       const settings = yield* Settings.resolve({ profile: name, config: flags.config, stateDir: flags.stateDir })
-      const client = yield* httpClient
-      const grant = yield* Grants.makeGrant(settings, Option.none(), client)
+      const key = Grants.keyOf(settings)
       const store = yield* fileStore(settings)
-      const had = yield* store.load(grant.key).pipe(Effect.as(true), Effect.orElseSucceed(() => false))
-      yield* store.remove(grant.key)
+      const had = yield* store.load(key).pipe(Effect.as(true), Effect.orElseSucceed(() => false))
+      yield* store.remove(key)
       return had
     }).pipe(Effect.orElseSucceed(() => false))
     const { [name]: _removed, ...rest } = config.profiles

@@ -17,7 +17,7 @@ import * as Output from "../Output.js"
 import type * as Profiles from "../Profiles.js"
 import * as Sanitize from "../Sanitize.js"
 import * as Settings from "../Settings.js"
-import { fileStore, httpClient, refreshPolicy, storeFailure } from "../Tokens.js"
+import { fileStore, refreshPolicy, storeFailure } from "../Tokens.js"
 
 /**
  * What `status --json` prints.
@@ -49,11 +49,10 @@ const iso = (millis: number): string => DateTime.formatIso(DateTime.unsafeMake(m
 
 const statusReport = (settings: Settings.Settings) =>
   Effect.gen(function*() {
-    const client = yield* httpClient
-    const grant = yield* Grants.makeGrant(settings, Option.none(), client)
+    const key = Grants.keyOf(settings)
     const store = yield* fileStore(settings)
-    const file = path.join(settings.stateDir, TokenStore.fileName(grant.key))
-    const loaded = yield* store.load(grant.key).pipe(
+    const file = path.join(settings.stateDir, TokenStore.fileName(key))
+    const loaded = yield* store.load(key).pipe(
       Effect.map(Option.some),
       Effect.catchTag("NotCached", () => Effect.succeedNone),
       Effect.catchTag("Corrupted", (error) =>
