@@ -30,6 +30,15 @@ const flag = (name: string, description: string, short?: string): Args.OptionSpe
   description
 })
 
+const choice = (
+  name: string,
+  placeholder: string,
+  choices: ReadonlyArray<string>,
+  description: string
+): Args.OptionSpec => ({ ...text(name, placeholder, description), kind: { _tag: "Choice", choices } })
+
+const integer = (min: number, max: number): Args.Kind => ({ _tag: "Integer", min, max })
+
 /**
  * The grants the command can use.
  *
@@ -61,27 +70,18 @@ export const clientAuthNames = [
  * @category options
  */
 export const profileOptions: ReadonlyArray<Args.OptionSpec> = [
-  {
-    name: "grant",
-    key: "grant",
-    kind: { _tag: "Choice", choices: grantNames },
-    placeholder: "GRANT",
-    env: "TOKENLAYER_GRANT",
-    description: "client_credentials (default), device_code or jwt_bearer"
-  },
+  choice("grant", "GRANT", grantNames, "client_credentials (default), device_code or jwt_bearer"),
   text("issuer", "URL", "the issuer: its metadata names the endpoints"),
   text("token-url", "URL", "the token endpoint"),
   text("device-authorization-url", "URL", "device_code without an issuer: the device authorization endpoint"),
   text("revocation-url", "URL", "the revocation endpoint (RFC 7009), for logout"),
   text("client-id", "ID", "the client id"),
-  {
-    name: "client-auth",
-    key: "clientAuth",
-    kind: { _tag: "Choice", choices: clientAuthNames },
-    placeholder: "METHOD",
-    env: "TOKENLAYER_CLIENT_AUTH",
-    description: "client_secret_basic (default), client_secret_post, client_secret_jwt, private_key_jwt, none"
-  },
+  choice(
+    "client-auth",
+    "METHOD",
+    clientAuthNames,
+    "client_secret_basic (default), client_secret_post, client_secret_jwt, private_key_jwt, none"
+  ),
   text("scope", "SCOPES", "space-separated scopes"),
   text("audience", "AUDIENCE", "the audience (Auth0, Okta)"),
   text("buffer", "DURATION", "renew when less than this is left: 30s, 5m, 1h"),
@@ -90,14 +90,7 @@ export const profileOptions: ReadonlyArray<Args.OptionSpec> = [
   text("key-id", "KID", "jwt_bearer: the kid of the assertions"),
   text("assertion-issuer", "ISS", "jwt_bearer: the iss of the assertions"),
   text("subject", "SUB", "jwt_bearer: the sub of the assertions"),
-  {
-    name: "retries",
-    key: "retries",
-    kind: { _tag: "Integer", min: 0, max: 10 },
-    placeholder: "N",
-    env: "TOKENLAYER_RETRIES",
-    description: "retries of a request that failed transiently, 0 to 10 (default 2)"
-  }
+  { ...text("retries", "N", "retries of a request that failed transiently, 0 to 10 (default 2)"), kind: integer(0, 10) }
 ]
 
 /**

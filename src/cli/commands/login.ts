@@ -86,29 +86,25 @@ const describeNewToken = (token: Token.Token, policy: RefreshPolicy.Service): st
  * @since 0.1.0
  * @category commands
  */
-export const login = (parsed: Args.Parsed) => {
-  const flags = parsed.values
-  return (
-    Effect.gen(function*() {
-      const settings = yield* Settings.resolve(flags)
-      const client = yield* httpClient
-      const secret = yield* optionalSecret(settings)
-      const policy = refreshPolicy(settings)
-      const scope = yield* Effect.scope
-      const countdown = yield* Ref.make(Option.none<Fiber.RuntimeFiber<void>>())
-      const grant = yield* Grants.makeGrant(settings, secret, client, devicePrompt(scope, countdown))
-      // a login is a new device flow, whatever is cached (a refresh token would only renew the old login)
-      const login = settings.grant === "device_code" ? { ...grant, request: () => grant.request(Option.none()) } : grant
-      const tokens = yield* tokenService(settings, login)
-      const token = yield* tokens.refresh.pipe(
-        Effect.ensuring(stopCountdown(countdown)),
-        Effect.mapError((error) => Errors.fromHttpError(error, settings))
-      )
-      yield* Output.err(
-        `profile ${settings.profile}: ${settings.grant === "device_code" ? "logged in, token" : "new token,"} ${
-          describeNewToken(token, policy)
-        }`
-      )
-    }).pipe(Effect.scoped)
-  )
-}
+export const login = (parsed: Args.Parsed) =>
+  Effect.gen(function*() {
+    const settings = yield* Settings.resolve(parsed.values)
+    const client = yield* httpClient
+    const secret = yield* optionalSecret(settings)
+    const policy = refreshPolicy(settings)
+    const scope = yield* Effect.scope
+    const countdown = yield* Ref.make(Option.none<Fiber.RuntimeFiber<void>>())
+    const grant = yield* Grants.makeGrant(settings, secret, client, devicePrompt(scope, countdown))
+    // a login is a new device flow, whatever is cached (a refresh token would only renew the old login)
+    const login = settings.grant === "device_code" ? { ...grant, request: () => grant.request(Option.none()) } : grant
+    const tokens = yield* tokenService(settings, login)
+    const token = yield* tokens.refresh.pipe(
+      Effect.ensuring(stopCountdown(countdown)),
+      Effect.mapError((error) => Errors.fromHttpError(error, settings))
+    )
+    yield* Output.err(
+      `profile ${settings.profile}: ${settings.grant === "device_code" ? "logged in, token" : "new token,"} ${
+        describeNewToken(token, policy)
+      }`
+    )
+  }).pipe(Effect.scoped)

@@ -45,45 +45,41 @@ const revocationEndpoint = (
  * @since 0.1.0
  * @category commands
  */
-export const logout = (parsed: Args.Parsed) => {
-  const flags = parsed.values
-  return (
-    Effect.gen(function*() {
-      const settings = yield* Settings.resolve(flags)
-      const client = yield* httpClient
-      const key = Grants.keyOf(settings)
-      const store = yield* fileStore(settings)
-      const cached = yield* store.load(key).pipe(
-        Effect.map(Option.some),
-        Effect.catchTags({ NotCached: () => Effect.succeedNone, Corrupted: () => Effect.succeedNone }),
-        Effect.mapError(storeFailure)
+export const logout = (parsed: Args.Parsed) =>
+  Effect.gen(function*() {
+    const settings = yield* Settings.resolve(parsed.values)
+    const client = yield* httpClient
+    const key = Grants.keyOf(settings)
+    const store = yield* fileStore(settings)
+    const cached = yield* store.load(key).pipe(
+      Effect.map(Option.some),
+      Effect.catchTags({ NotCached: () => Effect.succeedNone, Corrupted: () => Effect.succeedNone }),
+      Effect.mapError(storeFailure)
+    )
+    yield* store.withLock(key, store.remove(key)).pipe(Effect.mapError(storeFailure))
+    const who = `profile ${settings.profile}`
+    if (Option.isNone(cached)) return yield* Output.err(`${who}: no token was cached; nothing to revoke`)
+    const notRevoked = (error: Errors.CliError) =>
+      new Errors.CliError({ kind: error.kind, text: `${who}: token deleted, but not revoked: ${error.text}` })
+    const endpoint = yield* revocationEndpoint(settings, client).pipe(
+      Effect.mapError((error) => notRevoked(Errors.fromHttpError(error, settings)))
+    )
+    if (Option.isNone(endpoint)) {
+      return yield* Output.err(
+        `${who}: token deleted; the server publishes no revocation endpoint, so it stays valid until it expires`
       )
-      yield* store.withLock(key, store.remove(key)).pipe(Effect.mapError(storeFailure))
-      const who = `profile ${settings.profile}`
-      if (Option.isNone(cached)) return yield* Output.err(`${who}: no token was cached; nothing to revoke`)
-      const notRevoked = (error: Errors.CliError) =>
-        new Errors.CliError({ kind: error.kind, text: `${who}: token deleted, but not revoked: ${error.text}` })
-      const endpoint = yield* revocationEndpoint(settings, client).pipe(
-        Effect.mapError((error) => notRevoked(Errors.fromHttpError(error, settings)))
-      )
-      if (Option.isNone(endpoint)) {
-        return yield* Output.err(
-          `${who}: token deleted; the server publishes no revocation endpoint, so it stays valid until it expires`
-        )
-      }
-      const secret = yield* optionalSecret(settings).pipe(Effect.mapError(notRevoked))
-      const auth = yield* Grants.clientAuth(settings, secret).pipe(Effect.mapError(notRevoked))
-      const count = yield* Revocation.revokeToken({
-        ...endpoint.value,
-        clientId: settings.clientId ?? settings.assertionIssuer ?? "",
-        clientAuth: auth
-      }, cached.value).pipe(
-        Effect.provideService(HttpClient.HttpClient, client),
-        Effect.mapError((error) => notRevoked(Errors.fromHttpError(error, settings)))
-      )
-      yield* Output.err(
-        `${who}: token deleted and revoked (${count === 2 ? "access and refresh token" : "access token"})`
-      )
-    })
-  )
-}
+    }
+    const secret = yield* optionalSecret(settings).pipe(Effect.mapError(notRevoked))
+    const auth = yield* Grants.clientAuth(settings, secret).pipe(Effect.mapError(notRevoked))
+    const count = yield* Revocation.revokeToken({
+      ...endpoint.value,
+      clientId: settings.clientId ?? settings.assertionIssuer ?? "",
+      clientAuth: auth
+    }, cached.value).pipe(
+      Effect.provideService(HttpClient.HttpClient, client),
+      Effect.mapError((error) => notRevoked(Errors.fromHttpError(error, settings)))
+    )
+    yield* Output.err(
+      `${who}: token deleted and revoked (${count === 2 ? "access and refresh token" : "access token"})`
+    )
+  })

@@ -155,24 +155,20 @@ const renderStatus = (report: StatusReport, now: number): string => {
  * @since 0.1.0
  * @category commands
  */
-export const status = (parsed: Args.Parsed) => {
-  const flags = parsed.values
-  return (
-    Effect.gen(function*() {
-      const settings = yield* Settings.resolve(flags)
-      const report = yield* statusReport(settings)
-      const now = yield* Clock.currentTimeMillis
-      yield* Output.out(flags.json ? Sanitize.json(report) : renderStatus(report, now))
-      if (report.state === "none" || report.state === "expired") {
-        return yield* Effect.fail(
-          new Errors.CliError({
-            kind: "login",
-            text: `profile ${settings.profile}: no valid token cached: run tokenlayer ${
-              settings.grant === "device_code" ? "login" : "token"
-            }${Errors.profileFlag(settings.profile)}`
-          })
-        )
-      }
-    })
-  )
-}
+export const status = (parsed: Args.Parsed) =>
+  Effect.gen(function*() {
+    const settings = yield* Settings.resolve(parsed.values)
+    const report = yield* statusReport(settings)
+    const now = yield* Clock.currentTimeMillis
+    yield* Output.out(parsed.values.json === true ? Sanitize.json(report) : renderStatus(report, now))
+    if (report.state === "none" || report.state === "expired") {
+      return yield* Effect.fail(
+        new Errors.CliError({
+          kind: "login",
+          text: `profile ${settings.profile}: no valid token cached: run tokenlayer ${
+            settings.grant === "device_code" ? "login" : "token"
+          }${Errors.profileFlag(settings.profile)}`
+        })
+      )
+    }
+  })
