@@ -8,6 +8,7 @@
  */
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as crypto from "node:crypto"
 import * as http from "node:http"
@@ -54,18 +55,17 @@ export const devServer = (parsed: Args.Parsed) =>
       ))
     }
     const secret = crypto.randomBytes(18).toString("base64url")
+    const cannotListen = Errors.config(`cannot listen on 127.0.0.1:${port}: is the port in use? try another --port`)
+    // the HTTP server in this command's scope: it serves until the command ends
+    const httpServer = yield* Layer.build(NodeHttpServer.layer(() => http.createServer(), { port, host: "127.0.0.1" }))
+      .pipe(Effect.catchAllCause(() => Effect.fail(cannotListen)))
     const server = yield* AuthServer.make({
       clients: [
         { id: "dev-client", secret, method: "client_secret_basic" },
         { id: "dev-device", method: "none" }
       ],
       tokenLifetime: lifetime.value
-    }).pipe(
-      Effect.provide(NodeHttpServer.layer(() => http.createServer(), { port, host: "127.0.0.1" })),
-      Effect.catchAllCause(() =>
-        Effect.fail(Errors.config(`cannot listen on 127.0.0.1:${port}: is the port in use? try another --port`))
-      )
-    )
+    }).pipe(Effect.provide(httpServer))
     yield* Output.out(describe(server, secret))
     return yield* Effect.never
   }).pipe(Effect.scoped)
