@@ -52,8 +52,9 @@ export interface ClientAuth {
   readonly authenticate: (context: Context) => Effect.Effect<Credentials>
   /**
    * Why this method cannot authenticate, when that is known as it is made: an empty secret
-   * (`Redacted.make(process.env.X ?? "")` with `X` unset). A grant given such a method fails when it is
-   * built (a `ConfigError` naming the option), before any request. Never contains the secret.
+   * (`Redacted.make(process.env.X ?? "")` with `X` unset). A request authenticated by such a method
+   * fails before anything is sent, with an error that says so (not transient). Never contains the
+   * secret.
    */
   readonly problem?: string | undefined
 }

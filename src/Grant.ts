@@ -19,7 +19,7 @@ import * as ConfigError from "effect/ConfigError"
 import * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
 import type * as ClientAuth from "./ClientAuth.js"
-import * as DiscoveryModule from "./Discovery.js"
+import type * as Discovery from "./Discovery.js"
 import * as ClientCredentials from "./Grant/ClientCredentials.js"
 import * as Custom from "./Grant/Custom.js"
 import * as DeviceCode from "./Grant/DeviceCode.js"
@@ -133,7 +133,7 @@ export type TokenEndpointOptions =
   | { readonly tokenUrl: string; readonly issuer?: undefined }
   | {
     /** The issuer (`https://auth.example.com/realms/x`), or a `Discovery` shared by several grants. */
-    readonly issuer: string | DiscoveryModule.Discovery
+    readonly issuer: string | Discovery.Discovery
     readonly tokenUrl?: undefined
   }
 
@@ -150,11 +150,100 @@ export type ClientAuthOptions =
   | { readonly clientAuth: ClientAuth.ClientAuth; readonly clientSecret?: undefined }
   | { readonly clientSecret?: undefined; readonly clientAuth?: undefined }
 
+// -----------------------------------------------------------------------------
+// every grant's names, as they were before the grants had modules of their own
+// -----------------------------------------------------------------------------
+
+export {
+  /** The key of a client credentials grant, without its secret. @since 0.1.0 @category keys */
+  key as clientCredentialsKey,
+  /** The client credentials grant, its options read through `Config`. @since 0.1.0 @category layers */
+  layerConfig as clientCredentialsConfig,
+  /** The client credentials grant as a value over the given client. @since 0.1.0 @category constructors */
+  makeWith as makeClientCredentials,
+  /** The options of the client credentials grant (RFC 6749 §4.4). @since 0.1.0 @category models */
+  type Options as ClientCredentialsOptions,
+  /** The client credentials options through `Config`. @since 0.1.0 @category config */
+  optionsConfig as clientCredentialsOptionsConfig
+} from "./Grant/ClientCredentials.js"
+
+export {
+  /** The key of a refresh token grant, without its tokens or secret. @since 0.1.0 @category keys */
+  key as refreshTokenKey,
+  /** The refresh token grant, its options read through `Config`. @since 0.1.0 @category layers */
+  layerConfig as refreshTokenConfig,
+  /** The refresh token grant as a value over the given client. @since 0.1.0 @category constructors */
+  makeWith as makeRefreshToken,
+  /** The options of the refresh token grant (RFC 6749 §6). @since 0.1.0 @category models */
+  type Options as RefreshTokenOptions,
+  /** The refresh token options through `Config`. @since 0.1.0 @category config */
+  optionsConfig as refreshTokenOptionsConfig
+} from "./Grant/RefreshToken.js"
+
+export {
+  /** A prompt that prints the verification URI and the user code. @since 0.1.0 @category prompts */
+  consolePrompt,
+  /** What the user needs to approve a device flow. @since 0.1.0 @category models */
+  type DeviceAuthorization,
+  /** Where the device flow's endpoints are. @since 0.1.0 @category models */
+  type EndpointOptions as DeviceEndpointOptions,
+  /** The key of a device grant, without its secret or prompt. @since 0.1.0 @category keys */
+  key as deviceCodeKey,
+  /** The device grant, its options read through `Config`, with your prompt. @since 0.1.0 @category layers */
+  layerConfig as deviceCodeConfig,
+  /** The device grant as a value over the given client. @since 0.1.0 @category constructors */
+  makeWith as makeDeviceCode,
+  /** The options of the device grant (RFC 8628). @since 0.1.0 @category models */
+  type Options as DeviceCodeOptions,
+  /** The device grant's options other than the prompt, through `Config`. @since 0.1.0 @category config */
+  optionsConfig as deviceCodeOptionsConfig,
+  /** The options of the device grant other than its prompt. @since 0.1.0 @category models */
+  type Settings as DeviceCodeSettings
+} from "./Grant/DeviceCode.js"
+
+export {
+  /** The key of a JWT bearer grant, without its signing key. @since 0.1.0 @category keys */
+  key as jwtBearerKey,
+  /** The JWT bearer grant, its options read through `Config`. @since 0.1.0 @category layers */
+  layerConfig as jwtBearerConfig,
+  /** The JWT bearer grant as a value over the given client (a `KeyError` when the key cannot sign). @since 0.1.0 @category constructors */
+  makeWith as makeJwtBearer,
+  /** The options of the JWT bearer grant (RFC 7523 §2.1). @since 0.1.0 @category models */
+  type Options as JwtBearerOptions,
+  /** The JWT bearer options through `Config`. @since 0.1.0 @category config */
+  optionsConfig as jwtBearerOptionsConfig
+} from "./Grant/JwtBearer.js"
+
+export {
+  /** The key of a custom grant, without its secrets. @since 0.1.0 @category keys */
+  key as customKey,
+  /** A custom grant as a value over the given client. @since 0.1.0 @category constructors */
+  makeWith as makeCustom,
+  /** The options of a grant tokenlayer does not ship. @since 0.1.0 @category models */
+  type Options as CustomOptions,
+  /** Form parameters of a custom grant. @since 0.1.0 @category models */
+  type Params as CustomParams
+} from "./Grant/Custom.js"
+
+export {
+  /** Fetches an issuer's metadata over the `HttpClient` in context (`Discovery.discover`). @since 0.1.0 @category discovery */
+  discover,
+  /** An issuer's metadata, cached. @since 0.1.0 @category models */
+  type Discovery,
+  /** An issuer's metadata as a cached `Discovery` over the `HttpClient` in context (`Discovery.make`). @since 0.1.0 @category discovery */
+  make as discovery,
+  /** An authorization server's metadata (RFC 8414 §2). @since 0.1.0 @category models */
+  type Metadata,
+  /** The options of discovery. @since 0.1.0 @category models */
+  type Options as DiscoveryOptions,
+  /** An issuer's metadata as a cached `Discovery` over the given client, as a plain value. @since 0.1.0 @category discovery */
+  unsafeMake as makeDiscovery
+} from "./Discovery.js"
+
 /**
- * A grant layer under its first name: options the new layer refuses with a `ConfigError` (a token URL
- * that is not an http(s) URL, an empty secret) fail the layer as a defect carrying that `ConfigError`,
- * so that its type stays what it was (`Layer<Grant, never, HttpClient>`). The modules' own `layer`s
- * (`ClientCredentials.layer`, ...) keep the `ConfigError` typed.
+ * The layers under their first names keep the types they had (`Layer<Grant, never, HttpClient>`):
+ * options that the modules' `layer`s refuse with a `ConfigError` (a token URL that is not an http(s)
+ * URL) fail these layers, when they are built, as a defect carrying that `ConfigError`.
  */
 const dieOnConfigError = <E, R>(
   layer: Layer.Layer<Grant, ConfigError.ConfigError | E, R>
@@ -162,87 +251,12 @@ const dieOnConfigError = <E, R>(
   Layer.catchAll(
     layer,
     (error) =>
-      ConfigError.isConfigError(error)
-        ? Layer.die(error)
-        : Layer.fail(error as Exclude<E, ConfigError.ConfigError>)
+      ConfigError.isConfigError(error) ? Layer.die(error) : Layer.fail(error as Exclude<E, ConfigError.ConfigError>)
   )
 
-// -----------------------------------------------------------------------------
-// keys, computed from the options without their secrets
-// -----------------------------------------------------------------------------
-
 /**
- * The key of a client credentials grant, from its options without the secret (`ClientCredentials.key`).
- *
- * @example
- * ```ts
- * import { Grant } from "tokenlayer"
- *
- * const key = Grant.clientCredentialsKey({ tokenUrl: "https://auth.example.com/oauth2/token", clientId: "app" })
- * ```
- *
- * @since 0.1.0
- * @category keys
- */
-export const clientCredentialsKey: (options: ClientCredentials.KeyOptions) => string = ClientCredentials.key
-
-/**
- * The key of a refresh token grant, from its options without the tokens or the secret
- * (`RefreshToken.key`).
- *
- * @since 0.1.0
- * @category keys
- */
-export const refreshTokenKey: (options: RefreshToken.KeyOptions) => string = RefreshToken.key
-
-/**
- * The key of a device grant, from its options without the secret or the prompt (`DeviceCode.key`).
- *
- * @since 0.1.0
- * @category keys
- */
-export const deviceCodeKey: (options: DeviceCode.KeyOptions) => string = DeviceCode.key
-
-/**
- * The key of a JWT bearer grant, from its options without the signing key (`JwtBearer.key`).
- *
- * @since 0.1.0
- * @category keys
- */
-export const jwtBearerKey: (options: JwtBearer.KeyOptions) => string = JwtBearer.key
-
-/**
- * The key of a custom grant, from its options without the secrets (`Custom.key`).
- *
- * @since 0.1.0
- * @category keys
- */
-export const customKey: (options: Custom.KeyOptions) => string = Custom.key
-
-// -----------------------------------------------------------------------------
-// client credentials (Grant/ClientCredentials.ts)
-// -----------------------------------------------------------------------------
-
-/**
- * The options of the client credentials grant (RFC 6749 §4.4): `ClientCredentials.Options`.
- *
- * @since 0.1.0
- * @category models
- */
-export type ClientCredentialsOptions = ClientCredentials.Options
-
-/**
- * The client credentials grant as a value over the given client: `ClientCredentials.makeWith`.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const makeClientCredentials = ClientCredentials.makeWith
-
-/**
- * The client credentials grant (RFC 6749 §4.4), the flow of ICEYE and ThingPark: `ClientCredentials.layer`.
- * Fails with a `ConfigError` naming the option when the options cannot work (a token URL that is not
- * an http(s) URL, an empty secret).
+ * The client credentials grant (RFC 6749 §4.4), the flow of ICEYE and ThingPark, as a layer over the
+ * `HttpClient` in context: `ClientCredentials.layer`, with its `ConfigError` a defect.
  *
  * @example
  * ```ts
@@ -269,353 +283,41 @@ export const makeClientCredentials = ClientCredentials.makeWith
  * @category layers
  */
 export const clientCredentials = (
-  options: ClientCredentialsOptions
+  options: ClientCredentials.Options
 ): Layer.Layer<Grant, never, HttpClient.HttpClient> => dieOnConfigError(ClientCredentials.layer(options))
 
 /**
- * The client credentials options through `Config`: `ClientCredentials.optionsConfig`.
- *
- * @since 0.1.0
- * @category config
- */
-export const clientCredentialsOptionsConfig = ClientCredentials.optionsConfig
-
-/**
- * The client credentials grant, its options read through `Config`: `ClientCredentials.layerConfig`.
- *
- * @example
- * ```ts
- * import { NodeHttpClient } from "@effect/platform-node"
- * import { Config, Layer } from "effect"
- * import { Grant } from "tokenlayer"
- *
- * // reads ICEYE_TOKEN_URL, ICEYE_CLIENT_ID, ICEYE_CLIENT_SECRET (and ICEYE_SCOPE, ...)
- * const Iceye = Grant.clientCredentialsConfig(Config.nested(Grant.clientCredentialsOptionsConfig, "ICEYE")).pipe(
- *   Layer.provide(NodeHttpClient.layerUndici)
- * )
- * ```
+ * The refresh token grant (RFC 6749 §6): `RefreshToken.layer`, with its `ConfigError` a defect.
  *
  * @since 0.1.0
  * @category layers
  */
-export const clientCredentialsConfig = ClientCredentials.layerConfig
-
-// -----------------------------------------------------------------------------
-// discovery (Discovery.ts)
-// -----------------------------------------------------------------------------
+export const refreshToken = (options: RefreshToken.Options): Layer.Layer<Grant, never, HttpClient.HttpClient> =>
+  dieOnConfigError(RefreshToken.layer(options))
 
 /**
- * An authorization server's metadata (RFC 8414 §2): `Discovery.Metadata`.
- *
- * @since 0.1.0
- * @category models
- */
-export type Metadata = DiscoveryModule.Metadata
-
-/**
- * The options of discovery: `Discovery.Options`.
- *
- * @since 0.1.0
- * @category models
- */
-export type DiscoveryOptions = DiscoveryModule.Options
-
-/**
- * An issuer's metadata, cached: `Discovery.Discovery`.
- *
- * @since 0.1.0
- * @category models
- */
-export type Discovery = DiscoveryModule.Discovery
-
-/**
- * Fetches an issuer's metadata, once, over the `HttpClient` in context: `Discovery.discover`.
- *
- * @example
- * ```ts
- * import { NodeHttpClient } from "@effect/platform-node"
- * import { Console, Effect } from "effect"
- * import { Grant } from "tokenlayer"
- *
- * const program = Grant.discover("https://auth.example.com/realms/iot").pipe(
- *   Effect.tap((metadata) => Console.log(metadata.tokenEndpoint, metadata.deviceAuthorizationEndpoint)),
- *   Effect.provide(NodeHttpClient.layerUndici)
- * )
- * ```
- *
- * @since 0.1.0
- * @category discovery
- */
-export const discover = DiscoveryModule.discover
-
-/**
- * An issuer's metadata as a cached `Discovery` over the given client, as a plain value:
- * `Discovery.unsafeMake` (see `Discovery.make` for the `Effect`).
- *
- * @since 0.1.0
- * @category discovery
- */
-export const makeDiscovery = DiscoveryModule.unsafeMake
-
-/**
- * An issuer's metadata as a cached `Discovery` over the `HttpClient` in context: `Discovery.make`.
- *
- * @since 0.1.0
- * @category discovery
- */
-export const discovery = DiscoveryModule.make
-
-// -----------------------------------------------------------------------------
-// refresh token (Grant/RefreshToken.ts)
-// -----------------------------------------------------------------------------
-
-/**
- * The options of the refresh token grant: `RefreshToken.Options`.
- *
- * @since 0.1.0
- * @category models
- */
-export type RefreshTokenOptions = RefreshToken.Options
-
-/**
- * The refresh token grant as a value over the given client: `RefreshToken.makeWith`.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const makeRefreshToken = RefreshToken.makeWith
-
-/**
- * The refresh token grant (RFC 6749 §6), which keeps a login alive by trading refresh tokens:
- * `RefreshToken.layer`.
- *
- * @example
- * ```ts
- * import { NodeHttpClient } from "@effect/platform-node"
- * import { Layer, Redacted } from "effect"
- * import { Grant, TokenService } from "tokenlayer"
- *
- * const Tokens = TokenService.layer().pipe(
- *   Layer.provide(Grant.refreshToken({
- *     issuer: "https://auth.example.com",
- *     clientId: "my-cli",
- *     refreshToken: Redacted.make(process.env.REFRESH_TOKEN ?? "")
- *   })),
- *   Layer.provide(NodeHttpClient.layerUndici)
- * )
- * ```
+ * The device authorization grant (RFC 8628): `DeviceCode.layer`, with its `ConfigError` a defect.
  *
  * @since 0.1.0
  * @category layers
  */
-export const refreshToken = (
-  options: RefreshTokenOptions
-): Layer.Layer<Grant, never, HttpClient.HttpClient> => dieOnConfigError(RefreshToken.layer(options))
+export const deviceCode = (options: DeviceCode.Options): Layer.Layer<Grant, never, HttpClient.HttpClient> =>
+  dieOnConfigError(DeviceCode.layer(options))
 
 /**
- * The refresh token options through `Config`: `RefreshToken.optionsConfig`.
- *
- * @since 0.1.0
- * @category config
- */
-export const refreshTokenOptionsConfig = RefreshToken.optionsConfig
-
-/**
- * The refresh token grant, its options read through `Config`: `RefreshToken.layerConfig`.
- *
- * @since 0.1.0
- * @category layers
- */
-export const refreshTokenConfig = RefreshToken.layerConfig
-
-// -----------------------------------------------------------------------------
-// device authorization (Grant/DeviceCode.ts)
-// -----------------------------------------------------------------------------
-
-/**
- * What the user needs to approve a device flow: `DeviceCode.DeviceAuthorization`.
- *
- * @since 0.1.0
- * @category models
- */
-export type DeviceAuthorization = DeviceCode.DeviceAuthorization
-
-/**
- * Where the device flow's endpoints are: `DeviceCode.EndpointOptions`.
- *
- * @since 0.1.0
- * @category models
- */
-export type DeviceEndpointOptions = DeviceCode.EndpointOptions
-
-/**
- * The options of the device grant other than its prompt: `DeviceCode.Settings`.
- *
- * @since 0.1.0
- * @category models
- */
-export type DeviceCodeSettings = DeviceCode.Settings
-
-/**
- * The options of the device grant: `DeviceCode.Options`.
- *
- * @since 0.1.0
- * @category models
- */
-export type DeviceCodeOptions = DeviceCode.Options
-
-/**
- * A prompt that prints the verification URI and the user code to the console: `DeviceCode.consolePrompt`.
- *
- * @since 0.1.0
- * @category prompts
- */
-export const consolePrompt = DeviceCode.consolePrompt
-
-/**
- * The device grant as a value over the given client: `DeviceCode.makeWith`.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const makeDeviceCode = DeviceCode.makeWith
-
-/**
- * The device authorization grant (RFC 8628): `DeviceCode.layer`.
- *
- * @example
- * ```ts
- * import { NodeHttpClient } from "@effect/platform-node"
- * import { Layer } from "effect"
- * import { Grant, TokenService, TokenStore } from "tokenlayer"
- *
- * const Tokens = TokenService.layer().pipe(
- *   Layer.provide(Grant.deviceCode({
- *     issuer: "https://auth.example.com",
- *     clientId: "my-cli",
- *     scope: "openid offline_access",
- *     prompt: Grant.consolePrompt
- *   })),
- *   Layer.provide([TokenStore.layerFile({ directory: ".tokens" }), NodeHttpClient.layerUndici])
- * )
- * ```
- *
- * @since 0.1.0
- * @category layers
- */
-export const deviceCode = (
-  options: DeviceCodeOptions
-): Layer.Layer<Grant, never, HttpClient.HttpClient> => dieOnConfigError(DeviceCode.layer(options))
-
-/**
- * The device grant's options other than the prompt, through `Config`: `DeviceCode.optionsConfig`.
- *
- * @since 0.1.0
- * @category config
- */
-export const deviceCodeOptionsConfig = DeviceCode.optionsConfig
-
-/**
- * The device grant, its options read through `Config`, with your prompt: `DeviceCode.layerConfig`.
- *
- * @since 0.1.0
- * @category layers
- */
-export const deviceCodeConfig = DeviceCode.layerConfig
-
-// -----------------------------------------------------------------------------
-// JWT bearer (Grant/JwtBearer.ts)
-// -----------------------------------------------------------------------------
-
-/**
- * The options of the JWT bearer grant: `JwtBearer.Options`.
- *
- * @since 0.1.0
- * @category models
- */
-export type JwtBearerOptions = JwtBearer.Options
-
-/**
- * The JWT bearer grant as a value over the given client: `JwtBearer.makeWith`. Fails with a `KeyError`
- * when the key cannot sign.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const makeJwtBearer = JwtBearer.makeWith
-
-/**
- * The JWT bearer grant (RFC 7523 §2.1), the flow of Disruptive Technologies' service accounts:
- * `JwtBearer.layer`.
- *
- * @example
- * ```ts
- * import { NodeHttpClient } from "@effect/platform-node"
- * import { Layer, Redacted } from "effect"
- * import { Grant } from "tokenlayer"
- *
- * const DT = Grant.jwtBearer({
- *   tokenUrl: "https://identity.disruptive-technologies.com/oauth2/token",
- *   keyId: "my-key-id",
- *   issuer: "my-account@my-project.serviceaccount.d21s.com",
- *   secret: Redacted.make("my-secret")
- * }).pipe(Layer.provide(NodeHttpClient.layerUndici))
- * ```
+ * The JWT bearer grant (RFC 7523 §2.1): `JwtBearer.layer`, with its `ConfigError` a defect (a key that
+ * cannot sign stays a typed `KeyError`).
  *
  * @since 0.1.0
  * @category layers
  */
 export const jwtBearer = (
-  options: JwtBearerOptions
+  options: JwtBearer.Options
 ): Layer.Layer<Grant, TokenError.KeyError, HttpClient.HttpClient> => dieOnConfigError(JwtBearer.layer(options))
 
 /**
- * The JWT bearer options through `Config`: `JwtBearer.optionsConfig`.
- *
- * @since 0.1.0
- * @category config
- */
-export const jwtBearerOptionsConfig = JwtBearer.optionsConfig
-
-/**
- * The JWT bearer grant, its options read through `Config`: `JwtBearer.layerConfig`.
- *
- * @since 0.1.0
- * @category layers
- */
-export const jwtBearerConfig = JwtBearer.layerConfig
-
-// -----------------------------------------------------------------------------
-// any other grant (Grant/Custom.ts)
-// -----------------------------------------------------------------------------
-
-/**
- * Form parameters of a custom grant: `Custom.Params`.
- *
- * @since 0.1.0
- * @category models
- */
-export type CustomParams = Custom.Params
-
-/**
- * The options of a grant tokenlayer does not ship: `Custom.Options`.
- *
- * @since 0.1.0
- * @category models
- */
-export type CustomOptions = Custom.Options
-
-/**
- * A custom grant as a value over the given client: `Custom.makeWith`.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const makeCustom = Custom.makeWith
-
-/**
- * A grant tokenlayer does not ship, in a few lines: its `grant_type` and form parameters, through the
- * same funnel as the built-in grants: `Custom.layer`.
+ * A grant tokenlayer does not ship (RFC 8693 token exchange, a vendor's `grant_type`): `Custom.layer`,
+ * with its `ConfigError` a defect.
  *
  * @example
  * ```ts
@@ -644,6 +346,5 @@ export const makeCustom = Custom.makeWith
  * @since 0.1.0
  * @category layers
  */
-export const custom = (
-  options: CustomOptions
-): Layer.Layer<Grant, never, HttpClient.HttpClient> => dieOnConfigError(Custom.layer(options))
+export const custom = (options: Custom.Options): Layer.Layer<Grant, never, HttpClient.HttpClient> =>
+  dieOnConfigError(Custom.layer(options))

@@ -12,6 +12,8 @@ import * as Option from "effect/Option"
 import type * as ParseResult from "effect/ParseResult"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import * as ParseError from "./internal/parseError.js"
+import * as TokenText from "./internal/tokenText.js"
 
 /**
  * The longest `expires_in` tokenlayer accepts: one year. Anything larger is a server bug, not a token.
@@ -40,12 +42,6 @@ export const ExpiresIn: Schema.Schema<number, number | string> = Schema.Union(
   Schema.annotations({ identifier: "ExpiresIn" })
 )
 
-/** Visible ASCII, no space: RFC 6749's VSCHAR without the space, a superset of RFC 6750's b64token. */
-const visibleAscii = /^[\x21-\x7E]+$/
-
-/** An RFC 9110 token (`tchar`s): what an authentication scheme is made of. At most 64 characters. */
-const schemeToken = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$/
-
 /**
  * Why a token cannot go into an `Authorization` header as it is, or `undefined` when it can: the
  * access token must be visible ASCII without spaces (no control character, no line break), the token
@@ -55,21 +51,16 @@ const schemeToken = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$/
  * @since 0.1.0
  * @category utils
  */
-export const headerProblem = (
+export const headerProblem: (
   token: { readonly accessToken: Redacted.Redacted<string>; readonly tokenType: string }
-): string | undefined =>
-  !visibleAscii.test(Redacted.value(token.accessToken))
-    ? "access_token must be a non-empty string of visible ASCII"
-    : !schemeToken.test(token.tokenType)
-    ? "token_type must be a token (letters, digits, -._~+ and the like; no space or control character)"
-    : undefined
+) => string | undefined = TokenText.headerProblem
 
 /**
  * An access token's characters: printable ASCII without spaces (RFC 6750 b64token is stricter), so that
  * it can go into an `Authorization` header as it is.
  */
 const AccessTokenString = Schema.String.pipe(
-  Schema.filter((s) => visibleAscii.test(s) || "access_token must be a non-empty string of visible ASCII"),
+  Schema.filter((s) => TokenText.visibleAscii.test(s) || "access_token must be a non-empty string of visible ASCII"),
   Schema.annotations({ identifier: "AccessToken" })
 )
 
@@ -84,7 +75,7 @@ const AccessTokenString = Schema.String.pipe(
 export const TokenType: Schema.Schema<string, string> = Schema.transform(
   Schema.String.pipe(
     Schema.filter((s) =>
-      schemeToken.test(s) ||
+      TokenText.schemeToken.test(s) ||
       "token_type must be a token (letters, digits, -._~+ and the like; no space or control character)"
     )
   ),
@@ -377,34 +368,4 @@ export const fromJson: (json: string) => Effect.Effect<Token, ParseResult.ParseE
  * @since 0.1.0
  * @category utils
  */
-export const describeParseError = (error: ParseResult.ParseError): string => {
-  const paths = new Set<string>()
-  // the issue tree walked by hand, not through a formatter: a formatter prints the values it found,
-  // and printing a value nested 100,000 levels deep overflows the stack
-  const walk = (issue: ParseResult.ParseIssue, path: ReadonlyArray<PropertyKey>, depth: number): void => {
-    if (depth > 64) {
-      paths.add(path.length === 0 ? "(document)" : path.map(String).join("."))
-      return
-    }
-    switch (issue._tag) {
-      case "Pointer": {
-        const at = Array.isArray(issue.path) ? issue.path : [issue.path]
-        return walk(issue.issue, [...path, ...at], depth + 1)
-      }
-      case "Refinement":
-      case "Transformation":
-        return walk(issue.issue, path, depth + 1)
-      case "Composite": {
-        const issues = Array.isArray(issue.issues) ? issue.issues : [issue.issues as ParseResult.ParseIssue]
-        for (const inner of issues) walk(inner, path, depth + 1)
-        return
-      }
-      default:
-        paths.add(path.length === 0 ? "(document)" : path.map(String).join("."))
-    }
-  }
-  walk(error.issue, [], 0)
-  return paths.size === 0
-    ? "invalid document"
-    : `invalid field${paths.size > 1 ? "s" : ""}: ${Array.from(paths).join(", ")}`
-}
+export const describeParseError: (error: ParseResult.ParseError) => string = ParseError.describeParseError

@@ -9,6 +9,8 @@ import { assert, describe, it } from "@effect/vitest"
 import { Cause, ConfigError, ConfigProvider, Effect, Exit, Layer, Option, Redacted } from "effect"
 import { inspect } from "node:util"
 import { ClientAuth, Discovery, Grant, TokenService } from "tokenlayer"
+import { AuthServer } from "tokenlayer/testing"
+import { apiStatus } from "./support/authServer.js"
 import * as TokenEndpoint from "./support/tokenEndpoint.js"
 
 // the modules as `tokenlayer` re-exports them (also importable as tokenlayer/Grant/ClientCredentials, ...)
@@ -96,6 +98,31 @@ describe("key functions: the built grant's key, without its secrets", () => {
     }).pipe(Effect.provide(NodeHttpClient.layerUndici)))
 })
 
+describe("the modules' layers against AuthServer", () => {
+  it.effect("ClientCredentials.layer and RefreshToken.layer (via a shared Discovery) give tokens the API takes", () =>
+    Effect.gen(function*() {
+      const s = yield* AuthServer.AuthServer
+      const token = yield* TokenService.get.pipe(
+        Effect.provide(TokenService.layer()),
+        Effect.provide(ClientCredentials.layer({ tokenUrl: s.tokenUrl, clientId: "app", clientSecret: secret }))
+      )
+      assert.strictEqual(yield* apiStatus(token), 200)
+      const issuer = yield* Discovery.make(s.issuer)
+      const refresh = yield* AuthServer.issueRefreshToken("cli")
+      const renewed = yield* Effect.flatMap(
+        Effect.provide(Grant.Grant, RefreshToken.layer({ issuer, clientId: "cli", refreshToken: refresh })),
+        (grant) => grant.request(Option.none())
+      )
+      assert.strictEqual(yield* apiStatus(renewed), 200)
+      assert.strictEqual((yield* AuthServer.stats).metadataRequests, 1)
+    }).pipe(
+      Effect.provide(Layer.merge(
+        AuthServer.layer({ clients: [{ id: "app", secret: "s3cret-value" }, { id: "cli", method: "none" }] }),
+        NodeHttpClient.layerUndici
+      ))
+    ))
+})
+
 describe("options that cannot work fail when the grant is built", () => {
   it.effect("a token URL that is not an http(s) URL: a ConfigError naming tokenUrl, nothing sent", () =>
     Effect.gen(function*() {
@@ -154,47 +181,48 @@ describe("options that cannot work fail when the grant is built", () => {
       assert.notInclude(inspect(error, { depth: 10 }), "s3cret")
     }).pipe(Effect.provide(NodeHttpClient.layerUndici)))
 
-  it.effect("an empty secret: a ConfigError naming it, before any request", () =>
+  it.effect("an empty secret: the first request fails, naming the option, and nothing is sent", () =>
     Effect.gen(function*() {
       const endpoint = yield* TokenEndpoint.TokenEndpoint
+      yield* endpoint.respond(TokenEndpoint.tokenReply())
       const empty = Redacted.make(process.env.TOKENLAYER_TEST_UNSET_VARIABLE ?? "")
-      const basic = yield* Effect.flip(Effect.provide(
-        Grant.Grant,
-        ClientCredentials.layer({ tokenUrl: endpoint.url, clientId: "app", clientSecret: empty })
-      ))
-      invalidData(basic, "clientSecret")
-      assert.match(String(basic), /not an empty string/)
-      for (const clientAuth of [ClientAuth.post(empty), ClientAuth.clientSecretJwt(empty), ClientAuth.basic(empty)]) {
-        const error = yield* Effect.flip(Effect.provide(
-          Grant.Grant,
-          ClientCredentials.layer({ tokenUrl: endpoint.url, clientId: "app", clientAuth })
-        ))
-        invalidData(error, "clientAuth")
+      /** The failure of the first request of the grant a layer builds. */
+      const firstRequest = <E>(layer: Layer.Layer<Grant.Grant, E, HttpClient.HttpClient>) =>
+        Effect.flatMap(Effect.provide(Grant.Grant, layer), (grant) => Effect.flip(grant.request(Option.none())))
+      const check = (error: { readonly message: string; readonly isTransient: boolean }, option: string) => {
+        assert.include(error.message, `Invalid data at ${option}`)
+        assert.include(error.message, "not an empty string")
+        assert.include(error.message, "nothing was sent")
+        assert.isFalse(error.isTransient)
       }
-      invalidData(
-        yield* Effect.flip(
-          Effect.provide(
-            Grant.Grant,
-            RefreshToken.layer({ tokenUrl: endpoint.url, clientId: "c", refreshToken: empty })
-          )
-        ),
+      check(
+        yield* firstRequest(Grant.clientCredentials({ tokenUrl: endpoint.url, clientId: "app", clientSecret: empty })),
+        "clientSecret"
+      )
+      for (const clientAuth of [ClientAuth.post(empty), ClientAuth.clientSecretJwt(empty), ClientAuth.basic(empty)]) {
+        check(
+          yield* firstRequest(ClientCredentials.layer({ tokenUrl: endpoint.url, clientId: "app", clientAuth })),
+          "clientAuth"
+        )
+      }
+      check(
+        yield* firstRequest(RefreshToken.layer({ tokenUrl: endpoint.url, clientId: "c", refreshToken: empty })),
         "refreshToken"
       )
-      invalidData(
-        yield* Effect.flip(
-          Effect.provide(Grant.Grant, JwtBearer.layer({ tokenUrl: endpoint.url, issuer: "robot", secret: empty }))
-        ),
-        "secret"
-      )
-      invalidData(
-        yield* Effect.flip(Effect.provide(
-          Grant.Grant,
+      check(yield* firstRequest(JwtBearer.layer({ tokenUrl: endpoint.url, issuer: "robot", secret: empty })), "secret")
+      check(
+        yield* firstRequest(
           Custom.layer({ grantType: "urn:x", tokenUrl: endpoint.url, params: { subject_token: empty } })
-        )),
+        ),
         "params.subject_token"
       )
+      // through the token service: not retried (the default retry policy would take 7 s)
+      const tokens = yield* TokenService.make().pipe(
+        Effect.provide(Grant.clientCredentials({ tokenUrl: endpoint.url, clientId: "app", clientSecret: empty }))
+      )
+      check(yield* Effect.flip(tokens.get), "clientSecret")
       yield* nothingSent
-    }).pipe(Effect.provide(Recording)))
+    }).pipe(Effect.scoped, Effect.provide(Recording)))
 
   it.effect("through Config: TOKEN_URL that is not http(s), CLIENT_SECRET set to nothing", () =>
     Effect.gen(function*() {
@@ -211,17 +239,9 @@ describe("options that cannot work fail when the grant is built", () => {
       yield* nothingSent
     }).pipe(Effect.provide(Recording)))
 
-  it.effect("a grant built as a plain value fails each request at once: not transient, not retried, nothing sent", () =>
+  it.effect("a grant built as a plain value with a bad URL fails each request at once, not retried, nothing sent", () =>
     Effect.gen(function*() {
       const client = yield* HttpClient.HttpClient
-      const endpoint = yield* TokenEndpoint.TokenEndpoint
-      const grant = Grant.makeClientCredentials(
-        { tokenUrl: endpoint.url, clientId: "app", clientSecret: Redacted.make("") },
-        client
-      )
-      const error = yield* Effect.flip(grant.request(Option.none()))
-      assert.isFalse(error.isTransient)
-      assert.match(error.message, /clientSecret/)
       const badUrl = Grant.makeClientCredentials({ tokenUrl: "htp:/x", clientId: "app", clientSecret: secret }, client)
       const tokens = yield* TokenService.make().pipe(Effect.provideService(Grant.Grant, badUrl))
       const failure = yield* Effect.flip(tokens.get) // the default retry policy does not retry it

@@ -21,7 +21,7 @@
  *
  * @since 0.1.0
  */
-import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
@@ -101,8 +101,8 @@ export const key = (options: KeyOptions): string => {
 
 /**
  * The grant as a value over the given client, built at once, without the checks of `make`: options that
- * `make` refuses (a token URL that is not an http(s) URL, an empty secret) fail every request instead,
- * at once and without sending anything. Prefer `make` or `layer`.
+ * `make` refuses (a token URL that is not an http(s) URL) fail every request instead, at once and
+ * without sending anything. Prefer `make` or `layer`.
  *
  * @since 0.1.0
  * @category constructors
@@ -123,21 +123,19 @@ export const makeWith = (options: Options, client: HttpClient.HttpClient): Servi
 
 /**
  * The grant as a value over the `HttpClient` in context. Fails with a `ConfigError` naming the option
- * when the options cannot work: a `tokenUrl` (or `issuer`) that is not an http(s) URL, an empty client
- * secret (`Redacted.make(process.env.X ?? "")` with `X` unset). Nothing is sent here.
+ * when a `tokenUrl` (or `issuer`) is not an http(s) URL. An empty client secret
+ * (`Redacted.make(process.env.X ?? "")` with `X` unset) fails the first request instead, before
+ * anything is sent, with an error that names `clientSecret`. Nothing is sent here.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = (options: Options): Effect.Effect<Service, ConfigError.ConfigError, HttpClient.HttpClient> =>
-  Effect.zipRight(
-    Endpoint.validate(options),
-    Effect.map(HttpClient.HttpClient, (client) => makeWith(options, client))
-  )
+export const make: (options: Options) => Effect.Effect<Service, ConfigError.ConfigError, HttpClient.HttpClient> =
+  Endpoint.checked<Options>(Endpoint.check, makeWith)
 
 /**
  * The client credentials grant as a layer; token requests go over the `HttpClient` in context. The
- * layer fails with a `ConfigError` when the options cannot work (see `make`).
+ * layer fails with a `ConfigError` when a URL option cannot work (see `make`).
  *
  * @example
  * ```ts

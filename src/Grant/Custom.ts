@@ -6,7 +6,8 @@
  *
  * @since 0.1.0
  */
-import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClient from "@effect/platform/HttpClient"
+import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -149,17 +150,15 @@ export const makeWith = (options: Options, client: HttpClient.HttpClient): Servi
 }
 
 /**
- * A custom grant as a value over the `HttpClient` in context. Fails with a `ConfigError` naming the
- * option when the options cannot work (a URL that is not an http(s) URL, an empty secret).
+ * A custom grant as a value over the `HttpClient` in context: a `ConfigError` naming `tokenUrl` or
+ * `issuer` when it is not an http(s) URL. A fixed `Redacted` parameter that is empty fails the first
+ * request, nothing sent.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = (options: Options): Effect.Effect<Service, ConfigError.ConfigError, HttpClient.HttpClient> =>
-  Effect.zipRight(
-    Endpoint.validate(options, undefined, fixedSecrets(options.params)),
-    Effect.map(HttpClient.HttpClient, (client) => makeWith(options, client))
-  )
+export const make: (options: Options) => Effect.Effect<Service, ConfigError.ConfigError, HttpClient.HttpClient> =
+  Endpoint.checked<Options>(Endpoint.check, makeWith)
 
 /**
  * A custom grant as a layer, over the `HttpClient` in context.
@@ -194,3 +193,32 @@ export const make = (options: Options): Effect.Effect<Service, ConfigError.Confi
  */
 export const layer = (options: Options): Layer.Layer<GrantTag, ConfigError.ConfigError, HttpClient.HttpClient> =>
   Layer.effect(GrantTag, make(options))
+
+/**
+ * A custom grant, its options read through `Config`: the grant's own parameters are the program's, so
+ * there is no default reader; build one with `Config.all`.
+ *
+ * @example
+ * ```ts
+ * import { Config, Effect } from "effect"
+ * import * as Custom from "tokenlayer/Grant/Custom"
+ *
+ * const Exchange = Custom.layerConfig(Config.all({
+ *   grantType: Config.succeed("urn:ietf:params:oauth:grant-type:token-exchange"),
+ *   tokenUrl: Config.string("TOKEN_URL"),
+ *   clientId: Config.string("CLIENT_ID"),
+ *   clientSecret: Config.redacted("CLIENT_SECRET"),
+ *   params: Config.map(Config.redacted("SUBJECT_TOKEN"), (subject_token) => ({
+ *     subject_token,
+ *     subject_token_type: "urn:ietf:params:oauth:token-type:access_token"
+ *   }))
+ * }))
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  config: Config.Config<Options>
+): Layer.Layer<GrantTag, ConfigError.ConfigError, HttpClient.HttpClient> =>
+  Layer.effect(GrantTag, Effect.flatMap(config, make))

@@ -19,7 +19,7 @@
  *
  * @since 0.1.0
  */
-import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
 import * as Console from "effect/Console"
@@ -193,18 +193,15 @@ export const makeWith = (options: Options, client: HttpClient.HttpClient): Servi
 }
 
 /**
- * The grant as a value over the `HttpClient` in context. Fails with a `ConfigError` naming the option
- * when the options cannot work (a URL that is not an http(s) URL, an empty secret). Nothing is sent
- * here.
+ * Builds the device grant over the `HttpClient` in context, or fails with the `ConfigError` of the
+ * first endpoint option (`tokenUrl`, `deviceAuthorizationUrl`, `issuer`) that is not an http(s) URL.
+ * No request is made until a token is asked for.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = (options: Options): Effect.Effect<Service, ConfigError.ConfigError, HttpClient.HttpClient> =>
-  Effect.zipRight(
-    Endpoint.validate(options, undefined, { refreshToken: options.refreshToken }),
-    Effect.map(HttpClient.HttpClient, (client) => makeWith(options, client))
-  )
+export const make: (options: Options) => Effect.Effect<Service, ConfigError.ConfigError, HttpClient.HttpClient> =
+  Endpoint.checked<Options>(Endpoint.check, makeWith)
 
 /**
  * The device grant as a layer, over the `HttpClient` in context.

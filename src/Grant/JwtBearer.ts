@@ -10,7 +10,7 @@
  *
  * @since 0.1.0
  */
-import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
 import type * as Duration from "effect/Duration"
@@ -136,7 +136,7 @@ const signerFor = (options: Options): Effect.Effect<Jwt.Signer, KeyError> =>
  * The grant as a value over the given client: reads the key and signs one trial assertion with every
  * option (so a bad key or an extra claim that cannot be serialised fails here, as a `KeyError`), then
  * signs a new assertion for every token request. Without the checks of `make`: options that `make`
- * refuses (a token URL that is not an http(s) URL, an empty secret) fail every request instead, at
+ * refuses (a token URL that is not an http(s) URL) and an empty secret fail every request instead, at
  * once and without sending anything. Prefer `make` or `layer`.
  *
  * @since 0.1.0
@@ -176,19 +176,18 @@ export const makeWith = (options: Options, client: HttpClient.HttpClient): Effec
 
 /**
  * The grant as a value over the `HttpClient` in context. Fails with a `ConfigError` naming the option
- * when the options cannot work (a `tokenUrl` that is not an http(s) URL, an empty secret), and with a
+ * when `tokenUrl` is not an http(s) URL (an empty secret fails the first request instead), and with a
  * `KeyError` when the key cannot sign (a bad PEM, a key that does not fit `alg`). Nothing is sent here.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = (
+export const make: (
   options: Options
-): Effect.Effect<Service, ConfigError.ConfigError | KeyError, HttpClient.HttpClient> =>
-  Effect.zipRight(
-    Endpoint.validate({ tokenUrl: options.tokenUrl }, options.clientAuth, { secret: options.secret }),
-    Effect.flatMap(HttpClient.HttpClient, (client) => makeWith(options, client))
-  )
+) => Effect.Effect<Service, ConfigError.ConfigError | KeyError, HttpClient.HttpClient> = Endpoint.checked(
+  (options: Options) => Endpoint.check({ tokenUrl: options.tokenUrl }),
+  makeWith
+)
 
 /**
  * The JWT bearer grant as a layer, over the `HttpClient` in context.

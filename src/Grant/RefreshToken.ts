@@ -12,7 +12,7 @@
  *
  * @since 0.1.0
  */
-import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
@@ -59,6 +59,19 @@ export type Options =
   }
 
 /**
+ * The options through `Config`: `ISSUER` or `TOKEN_URL`, `CLIENT_ID`, `REFRESH_TOKEN` (redacted), and
+ * optionally `CLIENT_SECRET` (absent: a public client), `CLIENT_AUTH` (`basic` or `post`) and `SCOPE`.
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const optionsConfig: Config.Config<Options> = Config.zipWith(
+  GrantConfig.common,
+  GrantConfig.secret("REFRESH_TOKEN"),
+  (common, refreshToken): Options => ({ ...common, refreshToken })
+)
+
+/**
  * The key a grant built from these options has, computed without building it (and without the refresh
  * token or the secret).
  *
@@ -79,6 +92,8 @@ export const key = (options: KeyOptions): string =>
     ["scope", scopeList(TokenEndpoint.scopeString(options.scope))]
   ])
 
+const secrets = (options: Options) => ({ refreshToken: options.refreshToken })
+
 /**
  * The grant as a value over the given client, built at once, without the checks of `make`: options that
  * `make` refuses fail every request instead, at once and without sending anything. Prefer `make` or
@@ -88,7 +103,7 @@ export const key = (options: KeyOptions): string =>
  * @category constructors
  */
 export const makeWith = (options: Options, client: HttpClient.HttpClient): Service => {
-  const endpoint = Endpoint.make(options, client, undefined, { refreshToken: options.refreshToken })
+  const endpoint = Endpoint.make(options, client, undefined, secrets(options))
   const tracker = RefreshTokens.makeTracker(options.refreshToken)
   const send = RefreshTokens.trade(
     endpoint,
@@ -110,40 +125,35 @@ export const makeWith = (options: Options, client: HttpClient.HttpClient): Servi
 }
 
 /**
- * The grant as a value over the `HttpClient` in context. Fails with a `ConfigError` naming the option
- * when the options cannot work (a URL that is not an http(s) URL, an empty client secret). Nothing is
- * sent here.
+ * The refresh token grant over the `HttpClient` in context; a `tokenUrl` or `issuer` that is not an
+ * http(s) URL is a `ConfigError` naming it. An empty refresh token or secret fails the first request,
+ * before anything is sent.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = (options: Options): Effect.Effect<Service, ConfigError.ConfigError, HttpClient.HttpClient> =>
-  Effect.zipRight(
-    Endpoint.validate(options, undefined, { refreshToken: options.refreshToken }),
-    Effect.map(HttpClient.HttpClient, (client) => makeWith(options, client))
-  )
+export const make: (options: Options) => Effect.Effect<Service, ConfigError.ConfigError, HttpClient.HttpClient> =
+  Endpoint.checked<Options>(Endpoint.check, makeWith)
 
 /**
- * The refresh token grant as a layer, over the `HttpClient` in context.
+ * The refresh token grant as a layer, over the `HttpClient` in context. Keep its tokens in a store
+ * that outlives the process (`TokenStore.layerFile`) when the server rotates refresh tokens.
  *
  * @example
  * ```ts
- * import { NodeHttpClient } from "@effect/platform-node"
- * import { Effect, Layer, Redacted } from "effect"
- * import { TokenError, TokenService, TokenStore } from "tokenlayer"
+ * import { Effect, Redacted } from "effect"
+ * import { TokenError, TokenService } from "tokenlayer"
  * import * as RefreshToken from "tokenlayer/Grant/RefreshToken"
  *
- * const Tokens = TokenService.layer().pipe(
- *   Layer.provide(RefreshToken.layer({
+ * // a dead refresh token (revoked, expired, replayed) means a new login
+ * const program = TokenService.get.pipe(
+ *   Effect.catchIf(TokenError.isInvalidGrant, () => Effect.dieMessage("the refresh token is dead: log in again")),
+ *   Effect.provide(TokenService.layer()),
+ *   Effect.provide(RefreshToken.layer({
  *     issuer: "https://auth.example.com", // or tokenUrl: "https://auth.example.com/oauth/token"
  *     clientId: "my-cli",
  *     refreshToken: Redacted.make(process.env.REFRESH_TOKEN ?? "")
- *   })),
- *   Layer.provide([TokenStore.layerFile({ directory: ".tokens" }), NodeHttpClient.layerUndici])
- * )
- *
- * const program = TokenService.get.pipe(
- *   Effect.catchIf(TokenError.isInvalidGrant, () => Effect.dieMessage("the refresh token is dead: log in again"))
+ *   }))
  * )
  * ```
  *
@@ -152,19 +162,6 @@ export const make = (options: Options): Effect.Effect<Service, ConfigError.Confi
  */
 export const layer = (options: Options): Layer.Layer<GrantTag, ConfigError.ConfigError, HttpClient.HttpClient> =>
   Layer.effect(GrantTag, make(options))
-
-/**
- * The options through `Config`: `ISSUER` or `TOKEN_URL`, `CLIENT_ID`, `REFRESH_TOKEN` (redacted), and
- * optionally `CLIENT_SECRET` (absent: a public client), `CLIENT_AUTH` (`basic` or `post`) and `SCOPE`.
- *
- * @since 0.1.0
- * @category config
- */
-export const optionsConfig: Config.Config<Options> = Config.zipWith(
-  GrantConfig.common,
-  GrantConfig.secret("REFRESH_TOKEN"),
-  (common, refreshToken): Options => ({ ...common, refreshToken })
-)
 
 /**
  * The refresh token grant, its options read through `Config` (by default `optionsConfig`).

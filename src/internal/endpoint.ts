@@ -6,14 +6,14 @@
  * `Discovery`), and the part of a grant's key that names the server. Every grant builds one from its
  * options (`make`), and every request goes through it (`tokenEndpoint.grantRequest`).
  *
- * The options are checked here, once, when a grant is built (`check`): a URL that is not an http(s)
- * URL, an empty client secret. Layers fail with the `ConfigError` naming the option; a grant built
- * as a plain value (`Grant.makeClientCredentials(options, client)`) fails each request with it instead,
- * at once, nothing sent.
+ * The options are checked here: a URL that is not an http(s) URL when a grant is built (`check`: the
+ * modules' layers fail with the `ConfigError` naming the option; a grant built as a plain value,
+ * `Grant.makeClientCredentials(options, client)`, fails each request with it instead); an empty
+ * secret at the first request (`secretProblem`). Either way nothing is sent, and it is not retried.
  *
  * @internal
  */
-import type * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClient from "@effect/platform/HttpClient"
 import * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
@@ -21,6 +21,7 @@ import * as ClientAuth from "../ClientAuth.js"
 import type * as Discovery from "../Discovery.js"
 import * as TokenError from "../TokenError.js"
 import * as InternalDiscovery from "./discovery.js"
+import type { Service } from "./grant.js"
 import { displayUrl, isHttpUrl, urlKeyParts } from "./urls.js"
 
 /**
@@ -108,17 +109,14 @@ const urlProblem = (url: string): string | undefined => {
 }
 
 /**
- * What is wrong with a grant's options, found before any request: a URL option that is not an
- * absolute http(s) URL, an issuer that RFC 8414 §2 does not allow, an empty client secret. `undefined`
- * when nothing is. The error names the option and never shows a secret (nor a URL's secret parts).
+ * What is wrong with where a grant's options say its server is, found when the grant is built: no
+ * token URL nor issuer, a URL option that is not an absolute http(s) URL, an issuer that RFC 8414 §2
+ * does not allow. `undefined` when nothing is. The error names the option and never shows a URL's
+ * secret parts.
  *
  * @internal
  */
-export const check = (
-  options: Location & ClientOptions,
-  auth: ClientAuth.ClientAuth | undefined = options.clientAuth,
-  secrets: Readonly<Record<string, Redacted.Redacted<string> | undefined>> = {}
-): ConfigError.ConfigError | undefined => {
+export const check = (options: Location): ConfigError.ConfigError | undefined => {
   if (options.issuer === undefined && options.tokenUrl === undefined) {
     return ConfigError.MissingData(["tokenUrl"], "Expected tokenUrl or issuer to be given")
   }
@@ -131,6 +129,21 @@ export const check = (
     const problem = InternalDiscovery.issuerProblem(issuerOf(options.issuer))
     if (problem !== undefined) return ConfigError.InvalidData(["issuer"], problem)
   }
+  return undefined
+}
+
+/**
+ * An empty secret among a grant's options (`Redacted.make(process.env.X ?? "")` with `X` unset): the
+ * client secret, the secret of its `ClientAuth` (see `ClientAuth.problem`), or another of the grant's
+ * (`secrets`, by option name). Found before any request, never shown.
+ *
+ * @internal
+ */
+export const secretProblem = (
+  options: ClientOptions,
+  auth: ClientAuth.ClientAuth | undefined,
+  secrets: Readonly<Record<string, Redacted.Redacted<string> | undefined>> = {}
+): ConfigError.ConfigError | undefined => {
   if (options.clientSecret !== undefined && options.clientAuth === undefined) {
     const problem = ClientAuth.basic(options.clientSecret).problem
     if (problem !== undefined) return ConfigError.InvalidData(["clientSecret"], problem)
@@ -148,8 +161,8 @@ export const check = (
 }
 
 /**
- * The failure of every request of a grant built as a plain value from options that `check` refused:
- * not transient, nothing sent.
+ * The failure of every request of a grant whose options `check` or `secretProblem` refused: not
+ * transient, nothing sent.
  *
  * @internal
  */
@@ -157,23 +170,29 @@ export const invalidOptions = (error: ConfigError.ConfigError): TokenError.HttpE
   new TokenError.HttpError({ reason: "Decode", detail: `invalid grant options: ${String(error)}, nothing was sent` })
 
 /**
- * Fails with `check`'s `ConfigError` when the options are wrong: what a grant's `make` does first.
+ * A grant module's `make`: `check` the options (a `ConfigError` naming the option), then build the
+ * grant over the `HttpClient` in context. Nothing is sent.
  *
  * @internal
  */
-export const validate = (
-  options: Location & ClientOptions,
-  auth?: ClientAuth.ClientAuth,
-  secrets?: Readonly<Record<string, Redacted.Redacted<string> | undefined>>
-): Effect.Effect<void, ConfigError.ConfigError> => {
-  const problem = check(options, auth, secrets)
-  return problem === undefined ? Effect.void : Effect.fail(problem)
+export const checked = <O, E = never>(
+  problem: (options: O) => ConfigError.ConfigError | undefined,
+  build: (options: O, client: HttpClient.HttpClient) => Service | Effect.Effect<Service, E>
+) =>
+(options: O): Effect.Effect<Service, ConfigError.ConfigError | E, HttpClient.HttpClient> => {
+  const error = problem(options)
+  if (error !== undefined) return Effect.fail(error)
+  return Effect.flatMap(HttpClient.HttpClient, (client) => {
+    const grant = build(options, client)
+    return Effect.isEffect(grant) ? grant : Effect.succeed(grant)
+  })
 }
 
 /**
  * The endpoint of a grant's options: its URLs as given, or its issuer's metadata (an issuer given as a
  * string gets a cache of its own, a `Discovery` is shared by every grant given it), and its client.
- * Options that `check` refuses give an endpoint whose every request fails at once.
+ * Options that `check` refuses (a grant built as a plain value), or with an empty secret, give an
+ * endpoint whose every request fails at once, nothing sent.
  *
  * @internal
  */
@@ -186,7 +205,7 @@ export const make = (
   },
   secrets?: Readonly<Record<string, Redacted.Redacted<string> | undefined>>
 ): Endpoint => {
-  const problem = check(options, who.auth, secrets)
+  const problem = check(options) ?? secretProblem(options, who.auth, secrets)
   const base = { keyParts: keyParts(options), ...who }
   if (problem !== undefined) return { ...base, endpoints: Effect.fail(invalidOptions(problem)) }
   if (options.issuer === undefined) {

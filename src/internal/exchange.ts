@@ -20,7 +20,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { HttpError } from "../TokenError.js"
-import * as Json from "./json.js"
+import { maxJsonDepth, nestsDeeperThan, parseJson, serverText } from "./json.js"
 import { displayUrl, hasSecretParts, originOf } from "./urls.js"
 
 /** @internal */
@@ -107,59 +107,6 @@ const ErrorBody = Schema.Struct({
 })
 /** @internal */
 export const decodeErrorBody = Schema.decodeUnknownOption(ErrorBody)
-
-/**
- * How deeply a response's JSON may nest. A token response is flat, metadata two or three levels deep;
- * a document nested deeper is refused before it is parsed: decoding and formatting a value 100,000
- * levels deep overflows the stack (a `RangeError` defect instead of a typed error).
- *
- * @internal
- */
-export const maxJsonDepth = 32
-
-/**
- * Whether a JSON text nests deeper than `max`, found without parsing it.
- *
- * @internal
- */
-export const nestsDeeperThan: (text: string, max: number) => boolean = Json.nestsDeeperThan
-
-/**
- * The JSON value of a text, or `None` when it is not JSON or nests deeper than `maxJsonDepth`.
- *
- * @internal
- */
-export const parseJson = (text: string): Option.Option<unknown> => {
-  if (nestsDeeperThan(text, maxJsonDepth)) return Option.none()
-  try {
-    return Option.some(JSON.parse(text))
-  } catch {
-    return Option.none()
-  }
-}
-
-/** The longest server-supplied text (an `error_description`, a content type) an error keeps. */
-const maxServerText = 500
-
-/**
- * A text the server chose (an `error_description`, a content type), made safe to show: control
- * characters (C0, DEL, C1), line and paragraph separators and bidirectional overrides are escaped
- * (`\x1b`, `\u202e`), so that a log line or a terminal shows what was sent instead of obeying it; at
- * most 500 characters.
- *
- * @internal
- */
-export const serverText = (text: string): string => {
-  const cut = text.length > maxServerText ? `${text.slice(0, maxServerText)}...` : text
-
-  return cut.replace(
-    /[\x00-\x1F\x7F-\x9F\u061C\u2028\u2029\u200E\u200F\u202A-\u202E\u2066-\u2069]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g,
-    (c) => {
-      const code = c.charCodeAt(0)
-      return code <= 0xFF ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`
-    }
-  )
-}
 
 /**
  * An `HttpError` of reason `Status` for a non-2xx answer (or a 2xx with an RFC 6749 §5.2 error body):

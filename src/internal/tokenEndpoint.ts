@@ -15,20 +15,16 @@ import * as Token from "../Token.js"
 import { HttpError } from "../TokenError.js"
 import * as Endpoint from "./endpoint.js"
 import type { Answer, Param, TokenRequest } from "./exchange.js"
-import { decodeErrorBody, exchange, serverText, statusError, toHttpRequest } from "./exchange.js"
+import { decodeErrorBody, exchange, statusError, toHttpRequest } from "./exchange.js"
+import { serverText } from "./json.js"
 import { displayUrl } from "./urls.js"
 
+// what the command's modules import from here (they move to the public API)
 export {
-  /** @internal */
-  type Answer,
   /** @internal */
   exchange,
   /** @internal */
-  MaxResponseSize,
-  /** @internal */
   type Param,
-  /** @internal */
-  serverText,
   /** @internal */
   toHttpRequest,
   /** @internal */
@@ -36,9 +32,7 @@ export {
 } from "./exchange.js"
 export {
   /** @internal */
-  displayUrl,
-  /** @internal */
-  urlKeyParts
+  displayUrl
 } from "./urls.js"
 
 /**
