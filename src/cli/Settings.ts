@@ -8,8 +8,8 @@
  * profile (`secretFile`, `secretEnv`); `TOKENLAYER_CLIENT_SECRET`. A secret file must be a regular file
  * that group and others cannot access (0600), as ssh wants of a private key.
  *
- * Each value is looked up as a `ConfigProvider` chain would: the flag, else the `TOKENLAYER_*` variable,
- * else the profile's field; and each remembers where it came from, so that a message about a flag or a
+ * Each value is read through one `ConfigProvider` (`Sources`): the flag, else the `TOKENLAYER_*`
+ * variable, else the profile's field; and each remembers where it came from, so that a message about a flag or a
  * variable names it (a bad value there is bad usage, exit 2) and only a profile's own value is
  * reported as the profile's (exit 3).
  *
@@ -32,6 +32,7 @@ import * as Errors from "./Errors.js"
 import * as Options from "./Options.js"
 import * as Profiles from "./Profiles.js"
 import * as Sanitize from "./Sanitize.js"
+import * as Sources from "./Sources.js"
 import * as Values from "./Values.js"
 
 export {
@@ -180,40 +181,25 @@ export const resolve = (flags: Flags): Effect.Effect<Settings, Errors.CliError, 
     const bad = (found: Found<unknown>, text: string) =>
       Effect.fail(found.given ? Errors.usage(text) : Errors.config(text))
 
-    /** `--<option>`, else `TOKENLAYER_<OPTION>`, else the profile's field; at most `max` characters. */
+    const sources = yield* Sources.make(flags, profile, { profile: profileName, file: configFile })
+
+    /** The option's setting from the sources (flag, variable, profile), at most `max` characters, checked. */
     const pick = (
       option: string,
       max: number = Sanitize.maxValue
     ): Effect.Effect<Found<string> | undefined, Errors.CliError> =>
       Effect.gen(function*() {
         const spec = textOption(option)
-        const variable = spec.env!
-        const fromFlag = flagText(flags, spec.key)
-        const fromEnv = fromFlag === undefined ? yield* Profiles.env(variable) : Option.none()
-        const fromProfile = profile[spec.key as keyof Profiles.Profile]
-        const found: Found<string> | undefined = fromFlag !== undefined
-          ? { value: fromFlag, origin: `--${option}`, given: true }
-          : Option.isSome(fromEnv)
-          ? { value: fromEnv.value, origin: variable, given: true }
-          : typeof fromProfile === "string" || typeof fromProfile === "number"
-          ? {
-            value: String(fromProfile),
-            origin: `the ${spec.key} of profile ${profileName} in ${Profiles.quote(configFile)}`,
-            given: false
-          }
-          : undefined
-        if (found === undefined) return undefined
+        const value = yield* sources.read(spec)
+        const origin = sources.originOf(spec)
+        if (Option.isNone(value) || origin === undefined) return undefined
+        const found: Found<string> = { value: value.value, origin: origin.label, given: origin.given }
         if (Sanitize.tooLong(found.value, max)) {
           return yield* bad(found, Sanitize.tooLongText(found.origin, found.value, max))
         }
-        // a variable is checked as its flag is (a flag was checked by the parser)
-        if (found.origin === variable) {
-          const checked = Args.checkValue(spec, found.value, variable)
-          if (checked instanceof Errors.CliError) {
-            return yield* Effect.fail(checked)
-          }
-        }
-        return found
+        // a variable is checked as its flag is (a flag was checked by the parser, a profile by its schema)
+        const checked = Args.checkValue(spec, found.value, found.origin)
+        return checked instanceof Errors.CliError ? yield* bad(found, checked.text) : found
       })
 
     /** A URL setting, checked: `http(s)`, no credentials. */
