@@ -25,13 +25,12 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
-import * as Args from "./Args.js"
+import type * as Args from "./Args.js"
 import * as Errors from "./Errors.js"
+import * as Interpret from "./Interpret.js"
 import * as Output from "./Output.js"
 import * as Profiles from "./Profiles.js"
-import * as Specs from "./Specs.js"
 import * as Values from "./Values.js"
-import { version } from "./Version.js"
 
 export type {
   /**
@@ -67,66 +66,6 @@ const handlers: Readonly<Record<string, () => Promise<Handler>>> = {
   "profile list": () => import("./commands/profile.js").then((m) => m.list),
   "profile remove": () => import("./commands/profile.js").then((m) => m.remove),
   "dev-server": () => import("./commands/devServer.js").then((m) => m.devServer)
-}
-
-/** What the command line asks for: a help text (on stdout, or on stderr with exit 2), or a command. */
-type Request =
-  | { readonly _tag: "Print"; readonly text: string; readonly code: number }
-  | { readonly _tag: "Run"; readonly spec: Args.Spec; readonly parsed: Args.Parsed }
-  | { readonly _tag: "Fail"; readonly error: Errors.CliError }
-
-const isHelp = (arg: string): boolean => arg === "--help" || arg === "-h"
-
-/**
- * What `args` (the arguments after `tokenlayer`) ask for. Bare `tokenlayer` (or `tokenlayer profile`)
- * is a usage error that shows the usage; `--help` anywhere before `--` shows the command's help.
- *
- * @since 0.1.0
- * @category parsing
- */
-export const interpret = (args: ReadonlyArray<string>): Request => {
-  const main = Args.mainHelp(Specs.all)
-  const first = args[0]
-  if (first === undefined) return { _tag: "Print", text: main, code: Errors.ExitCode.usage }
-  if (isHelp(first) || first === "help") return { _tag: "Print", text: main, code: 0 }
-  if (first === "--version" || first === "-V") return { _tag: "Print", text: `tokenlayer ${version}`, code: 0 }
-  const group = Specs.all.filter((spec) => spec.path.startsWith(`${first} `))
-  const path = group.length > 0 && args[1] !== undefined && !args[1].startsWith("-") ? `${first} ${args[1]}` : first
-  const spec = Specs.all.find((candidate) => candidate.path === path)
-  if (spec === undefined) {
-    const known = Specs.all.filter((s) => !s.path.includes(" ")).map((s) => s.path)
-    const shown = Errors.oneLine(first.includes("=") ? first.slice(0, first.indexOf("=")) : first, 60)
-    const group_ = group.length > 0 ? `${first} ` : ""
-    const near = Args.closest(
-      group.length > 0 ? args[1] ?? "" : first,
-      group.length > 0 ? group.map((s) => s.path.slice(group_.length)) : known
-    )
-    const what = group.length > 0
-      ? `unknown command 'tokenlayer ${first} ${Errors.oneLine(args[1] ?? "", 60)}'`
-      : first.startsWith("-")
-      ? `unknown option '${shown}'${first.includes("=") ? " (its value is not shown)" : ""}`
-      : `unknown command '${shown}'`
-    return {
-      _tag: "Fail",
-      error: Errors.usage(
-        `${what}${near === undefined ? "" : ` (did you mean ${group_}${near}?)`}; see tokenlayer ${group_}--help`
-      )
-    }
-  }
-  const rest = args.slice(path.split(" ").length)
-  const end = rest.indexOf("--")
-  if ((end === -1 ? rest : rest.slice(0, end)).some(isHelp)) {
-    return {
-      _tag: "Print",
-      text: group.length > 0 && spec.path === first ? Args.groupHelp(spec, group) : Args.commandHelp(spec),
-      code: 0
-    }
-  }
-  if (group.length > 0 && spec.path === first) {
-    return { _tag: "Print", text: Args.groupHelp(spec, group), code: Errors.ExitCode.usage }
-  }
-  const parsed = Args.parse(spec, rest)
-  return parsed instanceof Errors.CliError ? { _tag: "Fail", error: parsed } : { _tag: "Run", spec, parsed }
 }
 
 /** A Clock shifted by `offset` milliseconds (`TOKENLAYER_CLOCK_OFFSET`): what the command would do later. */
@@ -206,7 +145,7 @@ export const run = (
   argv: ReadonlyArray<string>
 ): Effect.Effect<number, never, HttpClient.HttpClient | FileSystem.FileSystem> =>
   Effect.gen(function*() {
-    const request = interpret(argv.slice(2))
+    const request = Interpret.interpret(argv.slice(2))
     if (request._tag === "Print") {
       yield* Effect.sync(() => (request.code === 0 ? process.stdout : process.stderr).write(`${request.text}\n`))
       return request.code

@@ -8,8 +8,8 @@
  * ```
  *
  * Exits with the code `Commands.run` answers: 0 on success, see `Errors.ExitCode` for the rest.
- * `--version` is answered before anything is loaded; the rest is loaded with `import()`, each command's
- * own parts only when it runs (see `Commands`).
+ * `--version` is answered before anything is loaded, the help and usage errors before the Effect runtime
+ * is; the rest is loaded with `import()`, each command's own parts only when it runs (see `Commands`).
  *
  * @since 0.1.0
  */
@@ -24,6 +24,20 @@ for (const stream of [process.stdout, process.stderr]) {
 }
 
 const start = async () => {
+  // help, the usage and a bad command line: answered without the Effect runtime
+  const [Interpret, Sanitize] = await Promise.all([import("./Interpret.js"), import("./Sanitize.js")])
+  const request = Interpret.interpret(process.argv.slice(2))
+  if (request._tag === "Print") {
+    const stream = request.code === 0 ? process.stdout : process.stderr
+    stream.write(`${request.text}\n`)
+    process.exitCode = request.code
+    return
+  }
+  if (request._tag === "Fail") {
+    process.stderr.write(`tokenlayer: ${Sanitize.escape(request.error.text)}\n`)
+    process.exitCode = request.error.exitCode
+    return
+  }
   const [NodeFileSystem, NodeRuntime, FetchHttpClient, Effect, Exit, Layer, Commands] = await Promise.all([
     import("@effect/platform-node/NodeFileSystem"),
     import("@effect/platform-node/NodeRuntime"),
