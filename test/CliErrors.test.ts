@@ -51,11 +51,19 @@ describe("exit codes and one-line messages", () => {
       assertFailure(
         yield* Cli.run(["token", "--bogus"], { env: box.env() }),
         2,
-        /unknown argument: '--bogus'; see tokenlayer --help/
+        /unknown option '--bogus'; see tokenlayer token --help/
       )
-      assertFailure(yield* Cli.run(["tokn"], { env: box.env() }), 2, /Invalid subcommand.*; see tokenlayer --help/)
-      assertFailure(yield* Cli.run(["profile", "add"], { env: box.env() }), 2, /Missing argument <name>/)
-      assertFailure(yield* Cli.run(["token", "--grant", "password"], { env: box.env() }), 2, /see tokenlayer --help/)
+      assertFailure(
+        yield* Cli.run(["tokn"], { env: box.env() }),
+        2,
+        /unknown command 'tokn' \(did you mean token\?\); see tokenlayer --help/
+      )
+      assertFailure(yield* Cli.run(["profile", "add"], { env: box.env() }), 2, /missing argument <name>/)
+      assertFailure(
+        yield* Cli.run(["token", "--grant", "password"], { env: box.env() }),
+        2,
+        /--grant password is not one of client_credentials, device_code, jwt_bearer; see tokenlayer token --help/
+      )
       assertFailure(
         yield* Cli.run(["profile", "add", "../etc"], { env: box.env() }),
         2,

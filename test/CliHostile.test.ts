@@ -429,7 +429,9 @@ describe("secrets typed where they do not belong are not echoed", () => {
           assertRefused(
             result,
             2,
-            /unknown argument: '--client-secret=…' \(its value is not shown\); see tokenlayer --help/
+            new RegExp(
+              `unknown option '--client-secret=…' \\(its value is not shown\\); see tokenlayer ${command} --help`
+            )
           )
           assert.notInclude(result.stderr, secret)
         }

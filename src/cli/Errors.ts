@@ -11,6 +11,13 @@
  * | 4 | `refused` | the server refused: the RFC 6749 `error` and its description are shown |
  * | 5 | `unavailable` | the server could not be reached, timed out, or is in trouble (5xx, 429) |
  * | 6 | `login` | no valid token and none can be had without a person: run `tokenlayer login` |
+ * | 130 | | interrupted (Ctrl-C) |
+ *
+ * A usage error is any bad command line, flag or `TOKENLAYER_*` variable: an unknown command or option,
+ * an option without its value, a value that is not one of the choices, not a number in range, not a
+ * duration, not a URL, or too long; the message names the option (or variable) and the value (except
+ * where the value may be a secret). The same mistakes in a profile of the config file are `config`.
+ * `--timeout` running out is `unavailable`.
  *
  * Messages never hold a secret or a token: they are built from the typed errors of tokenlayer (which
  * hold neither) and from what the server said (its error code and description, on one line, every
@@ -19,6 +26,7 @@
  * @since 0.1.0
  */
 import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
 import type * as TokenError from "../TokenError.js"
 import * as Sanitize from "./Sanitize.js"
 
@@ -37,6 +45,16 @@ export const ExitCode = {
   unavailable: 5,
   login: 6
 } as const
+
+/**
+ * The exit codes in one line, for the help.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const exitCodeSummary = "0 success, 1 unexpected failure, 2 bad usage (command, option or value), " +
+  "3 configuration (profile, secret, file), 4 refused by the server, 5 server unreachable, failing or too " +
+  "slow (--timeout), 6 login needed (tokenlayer login)"
 
 /**
  * The kinds of failure, each with its exit code.
@@ -163,10 +181,12 @@ export const fromHttpError = (error: TokenError.HttpError, context: { readonly p
         : error.reason === "Timeout"
         ? "did not answer in time"
         : `could not be reached (${oneLine(error.detail ?? "no answer", 200)})`
-      return new CliError({
-        kind,
-        text: `${who}: the authorization server${where} ${what}; check the URL and the network, and try again later`
-      })
+      const todo = error.status === 429 || error.retryAfter !== undefined
+        ? `it asks to wait${
+          error.retryAfter === undefined ? "" : ` ${Math.ceil(Duration.toSeconds(error.retryAfter))}s (Retry-After)`
+        } before trying again`
+        : "check the URL and the network, and try again later"
+      return new CliError({ kind, text: `${who}: the authorization server${where} ${what}; ${todo}` })
     }
     default: {
       const what = error.reason === "Status"

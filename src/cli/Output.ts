@@ -15,7 +15,7 @@ import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
-import { displayUrl } from "../internal/tokenEndpoint.js"
+import { displayUrl } from "../Grant.js"
 import { oneLine } from "./Errors.js"
 import * as Sanitize from "./Sanitize.js"
 

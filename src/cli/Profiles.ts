@@ -34,12 +34,12 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as crypto from "node:crypto"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as Errors from "./Errors.js"
+import * as Options from "./Options.js"
 import * as Sanitize from "./Sanitize.js"
 
 /**
@@ -48,7 +48,7 @@ import * as Sanitize from "./Sanitize.js"
  * @since 0.1.0
  * @category models
  */
-export const GrantName = Schema.Literal("client_credentials", "device_code", "jwt_bearer")
+export const GrantName = Schema.Literal(...Options.grantNames)
 
 /**
  * @since 0.1.0
@@ -62,15 +62,7 @@ export type GrantName = typeof GrantName.Type
  * @since 0.1.0
  * @category models
  */
-export const ClientAuthName = Schema.Literal(
-  "client_secret_basic",
-  "client_secret_post",
-  "client_secret_jwt",
-  "private_key_jwt",
-  "none",
-  "basic",
-  "post"
-)
+export const ClientAuthName = Schema.Literal(...Options.clientAuthNames)
 
 /**
  * @since 0.1.0
@@ -144,8 +136,6 @@ export const ConfigFile = Schema.Struct({
  * @category models
  */
 export type ConfigFile = typeof ConfigFile.Type
-
-const decodeConfig = Schema.decodeUnknownEither(ConfigFile, { onExcessProperty: "error", errors: "all" })
 
 /**
  * A profile name: letters, digits, `.`, `_`, `-`, starting with a letter or digit, at most 64.
@@ -235,186 +225,6 @@ export const reasonOf = (error: PlatformError.PlatformError): string =>
 
 /** A path in single quotes, as a shell would need it. */
 export const quote = (file: string): string => `'${file.replace(/'/g, "'\\''")}'`
-
-/** What a schema issue expected, without what it found (which may be a secret written by hand). */
-const expected = (message: string): string | undefined => {
-  const cut = message.indexOf(", actual ")
-  const what = cut === -1 ? message : message.slice(0, cut)
-  // an optional field's union with undefined: said by the other members
-  if (what === "Expected undefined") return undefined
-  return Errors.oneLine(what.startsWith("Expected ") ? `expected ${what.slice(9)}` : what, 120)
-}
-
-/** The schema's issues by setting, with what each expected: names, never values. */
-const describeIssues = (error: ParseResult.ParseError): string => {
-  const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
-  const byPath = new Map<string, Array<string>>()
-  for (const issue of issues) {
-    const where = issue.path.length === 0
-      ? "the file"
-      : issue.path.map((part) => Errors.oneLine(String(part), 60)).join(".")
-    const what = issue._tag === "Unexpected"
-      ? "unknown setting"
-      : issue._tag === "Missing"
-      ? "missing"
-      : expected(issue.message)
-    if (what === undefined) continue
-    const said = byPath.get(where) ?? []
-    if (!said.includes(what)) said.push(what)
-    byPath.set(where, said)
-  }
-  const parts = Array.from(byPath.entries(), ([where, said]) => {
-    if (said.length === 1 && said[0] === "unknown setting") return `unknown setting ${where}`
-    // `expected A`, `expected B`: `expected A or B`
-    const joined = said.map((what, i) => i > 0 && what.startsWith("expected ") ? what.slice(9) : what).join(" or ")
-    return `${where}: ${joined}`
-  })
-  return parts.length === 0 ? "not a config file" : parts.slice(0, 3).join("; ")
-}
-
-/** The current user's id, or `undefined` where there is none (Windows). */
-const currentUid = (): number | undefined => typeof process.getuid === "function" ? process.getuid() : undefined
-
-const typeNames: Partial<Record<FileSystem.File.Type, string>> = {
-  FIFO: "a FIFO",
-  Directory: "a directory",
-  SymbolicLink: "a link",
-  CharacterDevice: "a character device",
-  BlockDevice: "a block device",
-  Socket: "a socket"
-}
-
-const typeName = (type: FileSystem.File.Type): string => typeNames[type] ?? "not a regular file"
-
-/**
- * What is wrong with the config file's owner or permissions, as ssh judges `~/.ssh/config`: it must be
- * owned by the current user (or root) and writable by nobody else, since whoever can change it can
- * point the token URL at a server of theirs and receive the client secret. `undefined` when it is fine
- * (and always on Windows).
- *
- * @since 0.1.0
- * @category validation
- */
-export const configFileProblem = (
-  file: string,
-  info: FileSystem.File.Info,
-  target: string
-): string | undefined => {
-  const uid = currentUid()
-  if (uid === undefined || process.platform === "win32") return undefined
-  const shown = target === file ? quote(file) : `${quote(file)} (a link to ${quote(target)})`
-  const owner = Option.getOrUndefined(info.uid)
-  if (owner !== undefined && owner !== uid && owner !== 0) {
-    return `the config file ${shown} is owned by uid ${owner}, not by you (uid ${uid}): whoever owns it can ` +
-      `change the token URL and receive the client secret; use a config file of your own (chown ${uid} ${
-        quote(target)
-      })`
-  }
-  if ((info.mode & 0o022) !== 0) {
-    return `permissions ${
-      (info.mode & 0o777).toString(8).padStart(4, "0")
-    } for the config file ${shown} are too open: whoever can write it can change the token URL and receive ` +
-      `the client secret; run chmod go-w ${quote(target)}`
-  }
-  return undefined
-}
-
-/** The profile names of a decoded config file that are not valid (`validName`), shown escaped. */
-const badNames = (config: ConfigFile): ReadonlyArray<string> => {
-  const names = Object.keys(config.profiles).filter((name) => !validName(name))
-  if (config.default !== undefined && !validName(config.default)) names.push(config.default)
-  return names.map((name) => `"${Errors.oneLine(name, 70)}"`)
-}
-
-/**
- * Reads the config file: an empty configuration when it does not exist. It must be a regular file
- * (checked before it is opened: a FIFO would block, a device never end) of at most 1 MiB, owned by the
- * current user or root and writable by nobody else (`configFileProblem`), UTF-8 JSON nested at most 32
- * levels, with the settings of `ConfigFile` and valid profile names.
- *
- * @since 0.1.0
- * @category io
- */
-export const load = (file: string): Effect.Effect<ConfigFile, Errors.CliError, FileSystem.FileSystem> =>
-  Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const cannot = (error: PlatformError.PlatformError) =>
-      Errors.config(`cannot read the config file ${quote(file)} (${reasonOf(error)}): check its permissions`)
-    const fail = (text: string) => Effect.fail(Errors.config(text))
-    const info = yield* fs.stat(file).pipe(
-      Effect.map(Option.some),
-      Effect.catchIf(
-        (error) => error._tag === "SystemError" && error.reason === "NotFound",
-        () => Effect.succeedNone
-      ),
-      Effect.mapError(cannot)
-    )
-    if (Option.isNone(info)) return { profiles: {} }
-    if (info.value.type !== "File") {
-      return yield* fail(
-        `the config file ${quote(file)} is ${typeName(info.value.type)}: point --config or TOKENLAYER_CONFIG at a file`
-      )
-    }
-    const target = yield* fs.realPath(file).pipe(Effect.orElseSucceed(() => file))
-    const problem = configFileProblem(file, info.value, target)
-    if (problem !== undefined) return yield* fail(problem)
-    const tooLarge = () =>
-      fail(`the config file ${quote(file)} is larger than a config file can be (1 MiB): is it the right file?`)
-    if (Number(info.value.size) > Sanitize.maxConfigBytes) return yield* tooLarge()
-    const bytes = yield* Effect.scoped(Effect.gen(function*() {
-      const handle = yield* fs.open(file, { flag: "r" })
-      // the file opened may not be the one looked at: judged again
-      const opened = yield* handle.stat
-      if (opened.type !== "File") {
-        return yield* fail(`the config file ${quote(file)} is ${typeName(opened.type)}: point --config at a file`)
-      }
-      const again = configFileProblem(file, opened, target)
-      if (again !== undefined) return yield* fail(again)
-      const chunks: Array<Uint8Array> = []
-      let total = 0
-      while (true) {
-        const chunk = yield* handle.readAlloc(64 * 1024)
-        if (Option.isNone(chunk)) break
-        chunks.push(chunk.value)
-        total += chunk.value.length
-        if (total > Sanitize.maxConfigBytes) return yield* tooLarge()
-      }
-      return Buffer.concat(chunks, total)
-    })).pipe(Effect.mapError((error) => error instanceof Errors.CliError ? error : cannot(error)))
-    let text: string
-    try {
-      text = new TextDecoder("utf-8", { fatal: true }).decode(bytes)
-    } catch {
-      return yield* fail(`the config file ${quote(file)} is not UTF-8 text: fix it, or move it away`)
-    }
-    if (!Sanitize.nestsAtMost(text, Sanitize.maxConfigDepth)) {
-      return yield* fail(
-        `the config file ${quote(file)} nests deeper than ${Sanitize.maxConfigDepth} levels: ` +
-          `it is not a config file; fix it, or move it away and add the profiles again`
-      )
-    }
-    let json: unknown
-    try {
-      json = JSON.parse(text)
-    } catch {
-      return yield* fail(
-        `the config file ${quote(file)} is not valid JSON: fix it, or move it away and add the profiles again`
-      )
-    }
-    const decoded = decodeConfig(json)
-    if (decoded._tag === "Left") {
-      return yield* fail(`the config file ${quote(file)} is not valid: ${describeIssues(decoded.left)}`)
-    }
-    const names = badNames(decoded.right)
-    if (names.length > 0) {
-      return yield* fail(
-        `the config file ${quote(file)} names a profile ${
-          names.slice(0, 3).join(", ")
-        } that is not a profile name: use letters, digits, ., _ and - (at most 64, starting with a letter or digit)`
-      )
-    }
-    return decoded.right
-  })
 
 /**
  * Writes the config file whole: a 0600 temporary file in its directory (created 0700), renamed over it.

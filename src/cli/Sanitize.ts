@@ -14,7 +14,6 @@
  *
  * @since 0.1.0
  */
-import { nestsDeeperThan } from "../internal/json.js"
 
 /**
  * The longest client id, URL, scope, audience, key id, issuer or subject (4 KiB): far more than any
@@ -224,7 +223,18 @@ export const tooLongText = (label: string, text: string, max: number): string =>
  * @since 0.1.0
  * @category bounds
  */
-export const nestsAtMost = (text: string, max: number): boolean => !nestsDeeperThan(text, max)
+export const nestsAtMost = (text: string, max: number): boolean => {
+  let depth = 0
+  // a string is one match (its escapes in it), so only the brackets outside strings count
+  for (const [part] of text.matchAll(/"(?:[^"\\]|\\[\s\S])*"?|[[\]{}]/g)) {
+    if (part === "[" || part === "{") {
+      if (++depth > max) return false
+    } else if (part === "]" || part === "}") {
+      depth--
+    }
+  }
+  return true
+}
 
 // -----------------------------------------------------------------------------
 // the command line

@@ -18,6 +18,7 @@ import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
 import type * as Esbuild from "esbuild"
 import * as childProcess from "node:child_process"
+import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -49,7 +50,11 @@ export const bundle: Effect.Effect<string> = Effect.promise(() => {
           "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);"
       }
     })
-    const outfile = path.join(bundleDirectory, "tokenlayer-cli.mjs")
+    // one file per worktree and test process: node_modules (and so this directory) may be shared by
+    // several checkouts, each bundling its own sources
+    const checkout = crypto.createHash("sha256").update(root).digest("hex").slice(0, 12)
+    const outfile = path.join(bundleDirectory, `tokenlayer-cli-${checkout}-${process.pid}.mjs`)
+    process.once("exit", () => fs.rmSync(outfile, { force: true }))
     const temporary = `${outfile}.${process.pid}.tmp`
     fs.writeFileSync(temporary, result.outputFiles[0]!.contents)
     fs.renameSync(temporary, outfile)
@@ -87,6 +92,8 @@ export interface Running {
   readonly stderr: Effect.Effect<string>
   /** Waits until stderr matches, and answers the match (at most `timeout`). */
   readonly waitForStderr: (pattern: RegExp) => Effect.Effect<RegExpExecArray>
+  /** Waits until stdout matches, and answers the match (at most `timeout`). */
+  readonly waitForStdout: (pattern: RegExp) => Effect.Effect<RegExpExecArray>
   /** Waits for the exit. */
   readonly result: Effect.Effect<Result>
 }
@@ -123,6 +130,7 @@ export const spawn = (
     child.stderr.setEncoding("utf8")
     child.stdout.on("data", (chunk: string) => {
       Effect.runSync(Ref.update(output, (o) => ({ ...o, stdout: o.stdout + chunk })))
+      Effect.runSync(notify)
     })
     child.stderr.on("data", (chunk: string) => {
       Effect.runSync(Ref.update(output, (o) => ({ ...o, stderr: o.stderr + chunk })))
@@ -153,19 +161,19 @@ export const spawn = (
           )
       }).pipe(Effect.orDie)
 
-    const waitForStderr = (pattern: RegExp): Effect.Effect<RegExpExecArray> =>
+    const waitFor = (stream: "stdout" | "stderr") => (pattern: RegExp): Effect.Effect<RegExpExecArray> =>
       bounded(
-        `no stderr matching ${pattern}`,
+        `no ${stream} matching ${pattern}`,
         Effect.gen(function*() {
           while (true) {
             const wake = yield* Ref.get(changed)
-            const match = pattern.exec((yield* Ref.get(output)).stderr)
+            const match = pattern.exec((yield* Ref.get(output))[stream])
             if (match !== null) {
               return match
             }
             if (yield* Deferred.isDone(done)) {
               return yield* Effect.dieMessage(
-                `tokenlayer ${args.join(" ")} exited without stderr matching ${pattern}: ${
+                `tokenlayer ${args.join(" ")} exited without ${stream} matching ${pattern}: ${
                   (yield* Ref.get(output)).stderr
                 }`
               )
@@ -174,12 +182,15 @@ export const spawn = (
           }
         })
       )
+    const waitForStderr = waitFor("stderr")
+    const waitForStdout = waitFor("stdout")
 
     return {
       pid: child.pid ?? -1,
       stderr: Effect.map(Ref.get(output), (o) =>
         o.stderr),
       waitForStderr,
+      waitForStdout,
       result: bounded("no exit", Deferred.await(done))
     } satisfies Running
   })
