@@ -4,10 +4,11 @@
 //   dist/cjs/   the same as CommonJS (esbuild, file by file, no bundling), with a copy of the .d.ts; its
 //               package.json says {"type":"commonjs"}, so Node and TypeScript read both as CommonJS
 //   dist/cli/   the `tokenlayer` command, bundled by esbuild from src/cli/main.ts with everything it uses
-//               (effect, @effect/cli, the printers, qrcode, jose): one process starts from a few files
-//               instead of a thousand modules, and a library user installs none of the command's
-//               dependencies. Parts the command loads with `import()` become their own chunks, read only
-//               when used. ioredis (an optional peer) stays outside.
+//               (effect, @effect/cli, the printers, qrcode, jose) into one CommonJS file, started by
+//               main.cjs through V8's code cache: a process starts from two files instead of a thousand
+//               modules, and a library user installs none of the command's dependencies. Parts the
+//               command loads with `import()` are evaluated only when used. ioredis (an optional peer)
+//               stays outside.
 //
 //   node scripts/build.mjs [outDir]   # default: dist (the tests and the bench build into a temp dir)
 import * as esbuild from "esbuild"
@@ -33,31 +34,35 @@ const librarySources = () =>
 
 const writeJson = (file, value) => fs.writeFileSync(file, `${JSON.stringify(value, null, 2)}\n`)
 
-/** The command, bundled into `outdir` (dist/cli/main.js plus its chunks). */
+/**
+ * The command, bundled into `outdir`: tokenlayer.cjs (src/cli/main.ts with everything it uses) and
+ * main.cjs (scripts/cli-loader.cjs: runs the bundle through V8's code cache). CommonJS, one file: the
+ * modules the command reaches only through `import()` are evaluated only when it gets there (esbuild
+ * wraps them in lazy initialisers), and the whole file is compiled once per machine, not once per run.
+ * Answers the path of main.cjs.
+ */
 export const buildCli = async (outdir) => {
+  fs.mkdirSync(outdir, { recursive: true })
   await esbuild.build({
-    entryPoints: { main: path.join(root, "src", "cli", "main.ts") },
+    entryPoints: [path.join(root, "src", "cli", "main.ts")],
     absWorkingDir: root,
-    outdir,
+    outfile: path.join(outdir, "tokenlayer.cjs"),
     bundle: true,
-    splitting: true,
-    format: "esm",
+    format: "cjs",
     platform: "node",
     target: "node20",
-    chunkNames: "chunks/[name]-[hash]",
+    // import() of a bundled module becomes a lazy require of its initialiser (vm.Script, which runs the
+    // bundle on Node 20, has no loader for a real import())
+    supported: { "dynamic-import": false },
     external: ["ioredis"],
-    minifySyntax: true,
-    minifyWhitespace: true,
-    sourcemap: false,
+    // short names parse faster; classes and functions keep their .name (error messages use them)
+    minify: true,
+    keepNames: true,
     legalComments: "eof",
-    logLevel: "warning",
-    // the CommonJS parts of the bundle (qrcode, ws) call require() for Node's built-ins
-    banner: {
-      js:
-        "import { createRequire as __tokenlayerRequire } from 'node:module'; const require = __tokenlayerRequire(import.meta.url);"
-    }
+    logLevel: "warning"
   })
-  const main = path.join(outdir, "main.js")
+  const main = path.join(outdir, "main.cjs")
+  fs.copyFileSync(path.join(root, "scripts", "cli-loader.cjs"), main)
   fs.chmodSync(main, 0o755)
   return main
 }

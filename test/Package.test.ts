@@ -258,7 +258,8 @@ describe("the npm pack tarball", () => {
         "package/dist/cjs/index.d.ts",
         "package/dist/cjs/package.json",
         "package/dist/cjs/testing/index.js",
-        "package/dist/cli/main.js"
+        "package/dist/cli/main.cjs",
+        "package/dist/cli/tokenlayer.cjs"
       ]
     ) expect(files).toContain(file)
     expect(files.filter((file) => file.startsWith("package/src/cli/") || file.startsWith("package/dist/esm/cli/")))
