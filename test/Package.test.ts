@@ -13,6 +13,7 @@
  *   file at its versions, their tarballs read from the npm cache the repository's `npm ci` filled. npm
  *   resolves the ranges, checks the tarball's peers and copies it into node_modules (not the symlink
  *   `npm install ../tokenlayer` makes), with a cache of its own in the temp dir.
+ * KEEP_PACKAGE_TEST=1 keeps the temp dir (its path is in the failure) to look into a failing install.
  */
 import * as childProcess from "node:child_process"
 import * as fs from "node:fs"
@@ -90,7 +91,7 @@ const makeConsumer = async (dir: string, type: "module" | "commonjs", specs: Rea
   const name = path.basename(dir)
   writeJson(path.join(dir, "package.json"), { name, version: "1.0.0", private: true, type })
   // a cache of its own: the user's npm cache is only read (by the registry), never written
-  await npm([
+  const install = npm([
     "install",
     "--registry",
     registry.url,
@@ -100,6 +101,11 @@ const makeConsumer = async (dir: string, type: "module" | "commonjs", specs: Rea
     ...specs,
     tarball
   ], dir)
+  await install.catch((error: unknown) => {
+    throw new Error(
+      `${String(error)}\ntarballs the npm cache does not have: ${registry.missing.join(", ") || "none"}`
+    )
+  })
   expect(registry.missing).toEqual([])
 }
 
@@ -231,13 +237,15 @@ beforeAll(async () => {
   // npm pack runs `prepare`: the build (tsc, esbuild) in the copy
   await npm(["pack", "--pack-destination", packs], source)
   tarball = path.join(packs, `tokenlayer-${packageJson.version}.tgz`)
-  registry = await LocalRegistry.start(path.join(root, "package-lock.json"))
+  // the cache npm itself uses here (npm_config_cache, a .npmrc, or ~/.npm)
+  const cache = (await npm(["config", "get", "cache"], root)).trim()
+  registry = await LocalRegistry.start(path.join(root, "package-lock.json"), cache)
 }, STEP_MS)
 
 afterAll(async () => {
   await registry?.close()
   if (work !== "" && process.env.KEEP_PACKAGE_TEST !== "1") fs.rmSync(work, { recursive: true, force: true })
-})
+}, STEP_MS)
 
 /** The README's install line: the peers at the ranges package.json gives them. */
 const PEERS = Object.entries(packageJson.peerDependencies)

@@ -11,7 +11,6 @@
 import * as fs from "node:fs"
 import * as http from "node:http"
 import type * as net from "node:net"
-import * as os from "node:os"
 import * as path from "node:path"
 
 interface LockEntry {
@@ -54,10 +53,11 @@ const contentPath = (cache: string, integrity: string): string => {
   return path.join(cache, "_cacache", "content-v2", algorithm, hex.slice(0, 2), hex.slice(2, 4), hex.slice(4))
 }
 
-/** The npm cache directory npm itself uses (`npm_config_cache`, else ~/.npm). */
-export const npmCache = (): string => process.env.npm_config_cache ?? path.join(os.homedir(), ".npm")
-
-export const start = (lockFile: string, cache: string = npmCache()): Promise<LocalRegistry> =>
+/**
+ * Starts the registry for the packages of `lockFile`, serving tarballs from the npm cache directory
+ * `cache` (what `npm config get cache` answers).
+ */
+export const start = (lockFile: string, cache: string): Promise<LocalRegistry> =>
   new Promise((resolve, reject) => {
     const lock = JSON.parse(fs.readFileSync(lockFile, "utf8")) as { readonly packages: Record<string, LockEntry> }
     const versions = new Map<string, Map<string, LockEntry>>()
