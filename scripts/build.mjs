@@ -55,6 +55,8 @@ export const buildCli = async (outdir) => {
     // bundle on Node 20, has no loader for a real import())
     supported: { "dynamic-import": false },
     external: ["ioredis"],
+    // should the command import the library by its package name, the sources, never a stale dist/
+    conditions: ["source"],
     // short names parse faster; classes and functions keep their .name (error messages use them)
     minify: true,
     keepNames: true,
