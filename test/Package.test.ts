@@ -17,6 +17,7 @@
  */
 import * as childProcess from "node:child_process"
 import * as fs from "node:fs"
+import * as Module from "node:module"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
@@ -53,12 +54,17 @@ const childEnv = (): NodeJS.ProcessEnv => {
   return { ...env, NO_COLOR: "1", npm_config_update_notifier: "false", npm_config_fund: "false" }
 }
 
-const run = (command: string, args: ReadonlyArray<string>, cwd: string): Promise<Ran> =>
+const run = (
+  command: string,
+  args: ReadonlyArray<string>,
+  cwd: string,
+  env: NodeJS.ProcessEnv = childEnv()
+): Promise<Ran> =>
   new Promise((resolve, reject) => {
     childProcess.execFile(
       command,
       args,
-      { cwd, env: childEnv(), timeout: STEP_MS, maxBuffer: 64 * 1024 * 1024, killSignal: "SIGKILL" },
+      { cwd, env, timeout: STEP_MS, maxBuffer: 64 * 1024 * 1024, killSignal: "SIGKILL" },
       (error, stdout, stderr) => {
         if (error !== null && typeof error.code !== "number") return reject(error)
         resolve({ code: error === null ? 0 : (error.code as number), stdout, stderr })
@@ -67,8 +73,13 @@ const run = (command: string, args: ReadonlyArray<string>, cwd: string): Promise
   })
 
 /** Runs and expects exit 0, else fails with everything the command said. */
-const ok = async (command: string, args: ReadonlyArray<string>, cwd: string): Promise<string> => {
-  const r = await run(command, args, cwd)
+const ok = async (
+  command: string,
+  args: ReadonlyArray<string>,
+  cwd: string,
+  env?: NodeJS.ProcessEnv
+): Promise<string> => {
+  const r = await run(command, args, cwd, env)
   if (r.code !== 0) {
     throw new Error(`${command} ${args.join(" ")} (in ${cwd}) exited ${r.code}\n${r.stdout}\n${r.stderr}`)
   }
@@ -301,8 +312,38 @@ describe("the npm pack tarball", () => {
     expect(result.facts.testingEntry).toMatch(/\/node_modules\/tokenlayer\/dist\/esm\/testing\/index\.js$/)
     expect(result.facts.redisEntry).toMatch(/\/node_modules\/tokenlayer\/dist\/esm\/TokenStore\/Redis\.js$/)
     expect(result.facts.subpath).toBe("object")
-    const version = await ok(path.join(dir, "node_modules", ".bin", "tokenlayer"), ["--version"], dir)
-    expect(version.trim()).toBe(packageJson.version)
+    // the bin, with a home of its own: its compile cache goes to $HOME/.cache/tokenlayer
+    const home = path.join(work, "home")
+    const { XDG_CACHE_HOME: _xdg, ...rest } = childEnv()
+    const env = { ...rest, HOME: home }
+    const bin = path.join(dir, "node_modules", ".bin", "tokenlayer")
+    const version = async () => expect((await ok(bin, ["--version"], dir, env)).trim()).toBe(packageJson.version)
+    await version()
+    const cacheDir = path.join(home, ".cache", "tokenlayer")
+    expect(fs.statSync(cacheDir).mode & 0o077).toBe(0)
+    if (typeof (Module as { enableCompileCache?: unknown }).enableCompileCache === "function") {
+      // Node 22.1 and later: Node's own compile cache, in that directory
+      expect(fs.readdirSync(cacheDir).length).toBeGreaterThan(0)
+      await version()
+    } else {
+      // Node 20: the code V8 made, kept after the first run, used by the next
+      const [cacheName, ...others] = fs.readdirSync(cacheDir)
+      expect(others).toEqual([])
+      expect(cacheName).toMatch(/^cli-v\d+\.\d+\.\d+-.+\.v8cache$/)
+      const cacheFile = path.join(cacheDir, cacheName!)
+      expect(fs.statSync(cacheFile).mode & 0o077).toBe(0)
+      const made = fs.readFileSync(cacheFile)
+      await version()
+      expect(fs.readFileSync(cacheFile).equals(made)).toBe(true)
+      // a damaged cache is refused by V8: the command still runs, and a good cache replaces it
+      fs.writeFileSync(cacheFile, Buffer.alloc(made.length, 7))
+      await version()
+      expect(fs.readFileSync(cacheFile).equals(Buffer.alloc(made.length, 7))).toBe(false)
+      // one that others may write is not read at all (replaced by the user's own, 0600)
+      fs.chmodSync(cacheFile, 0o666)
+      await version()
+      expect(fs.statSync(cacheFile).mode & 0o777).toBe(0o600)
+    }
   }, 2 * STEP_MS)
 
   it("a CommonJS project requires tokenlayer and tokenlayer/testing and gets a token", async () => {
