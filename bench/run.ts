@@ -22,6 +22,7 @@ import * as Http from "node:http"
 import * as Os from "node:os"
 import { Grant, RefreshPolicy, RetryPolicy, TokenService, TokenStore } from "tokenlayer"
 import type { Token } from "tokenlayer"
+import { runCliBench } from "./cli.js"
 import { runFleetBench } from "./fleet.js"
 import { benchHttp, MANAGER_N, THROUGHPUT_CONCURRENCY, THROUGHPUT_REQUESTS } from "./http.js"
 import { runMemoryBench } from "./memory.js"
@@ -107,7 +108,7 @@ interface Row {
 
 const rows: Array<Row> = []
 /** Repetitions actually run, by section (fewer than asked when a loaded machine spends the budget). */
-const repsRun: Record<"hit" | "run" | "cold" | "seed", number> = { hit: 0, run: 0, cold: 0, seed: 0 }
+const repsRun: Record<"hit" | "run" | "cold" | "seed" | "cli", number> = { hit: 0, run: 0, cold: 0, seed: 0, cli: 0 }
 const notes: Array<string> = []
 /** Section 7's own description, from `bench/fleet.ts`. */
 let fleetMarkdown = ""
@@ -625,6 +626,11 @@ const markdown = (machine: string, date: string, seconds: number): string => {
     `6. **TokenManager.getToken() warm.** ${n(MANAGER_N)} sequential \`await tokens.getToken()\` on a built, warm`,
     "   manager; the baseline row is awaiting an already resolved Promise.",
     "7. **A fleet of processes on Redis** (`bench/fleet.ts`, described below).",
+    "9. **The command's start-up** (`bench/cli.ts`). `src/cli/main.ts` bundled as the package's build bundles",
+    "   it (`buildCli` in `scripts/build.mjs`), into a temp dir. A first `tokenlayer token` fills the file",
+    "   store from the token endpoint; then `node <bundle> header` (a valid cached token, no request: the",
+    "   endpoint's count is checked) and `node -e ''`, each a fresh process timed from spawn to exit,",
+    `   interleaved, ${repsRun.cli} repetitions; the figure is the median of the per-repetition ratios.`,
     "",
     "Time is read with `performance.now()` in the bench only."
   ]
@@ -667,6 +673,11 @@ const main = async () => {
         const fleet = await runFleetBench({ log })
         for (const r of fleet.rows) row(r.measure, r.figure, r.target, r.status)
         fleetMarkdown = fleet.markdown
+      })
+      await section(async () => {
+        const cli = await runCliBench({ log })
+        for (const r of cli.rows) row(r.measure, r.figure, r.target, r.status)
+        repsRun.cli = cli.reps
       })
     } finally {
       await warm.dispose()
