@@ -67,6 +67,7 @@ import * as internal from "./internal/authServer.js"
 
 export * from "./AuthServer/accessors.js"
 export { Fault } from "./AuthServer/fault.js"
+export * from "./AuthServer/grants.js"
 export type * from "./AuthServer/models.js"
 export { AuthServer, type Service } from "./AuthServer/service.js"
 

@@ -8,6 +8,7 @@ import type * as DateTime from "effect/DateTime"
 import type * as Duration from "effect/Duration"
 import type * as Redacted from "effect/Redacted"
 import type * as Jose from "jose"
+import type { CustomGrantType, TokenExchangeDetails, TokenExchangeOptions } from "./grants.js"
 
 /**
  * How a client authenticates at the token endpoint (RFC 6749 §2.3.1).
@@ -128,6 +129,10 @@ export interface Options {
   /** Service account keys for the JWT bearer grant. A key that cannot be read is a defect. */
   readonly serviceAccounts?: ReadonlyArray<ServiceAccountRegistration> | undefined
   readonly deviceFlow?: DeviceFlowOptions | undefined
+  /** RFC 8693 token exchange: served when given (`{}` for the defaults), else `unsupported_grant_type`. */
+  readonly tokenExchange?: TokenExchangeOptions | undefined
+  /** Grant types the library does not ship, served by the token endpoint. */
+  readonly grantTypes?: ReadonlyArray<CustomGrantType> | undefined
 }
 
 /**
@@ -200,4 +205,6 @@ export interface IssuedToken {
   readonly expiresAt: DateTime.Utc
   /** Whether it was revoked when `tokens` was read. */
   readonly revoked: boolean
+  /** What a token exchange (RFC 8693) issued it for; only on exchanged tokens. */
+  readonly exchange?: TokenExchangeDetails | undefined
 }

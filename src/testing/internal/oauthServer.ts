@@ -74,6 +74,8 @@ export interface TokenRecord {
   readonly scope: ReadonlyArray<string>
   readonly issuedAt: DateTime.Utc
   readonly expiresAt: DateTime.Utc
+  /** What a token exchange (RFC 8693) issued it for. */
+  readonly exchange?: AuthServer.TokenExchangeDetails | undefined
   revoked: boolean
 }
 
@@ -310,6 +312,9 @@ export interface GrantContext {
     readonly client: Client
     readonly grantType: string
     readonly scope: ReadonlyArray<string>
+    /** Its lifetime, when not the client's. */
+    readonly lifetime?: Duration.Duration | undefined
+    readonly exchange?: AuthServer.TokenExchangeDetails | undefined
   }) => Effect.Effect<TokenRecord>
 }
 
