@@ -15,13 +15,16 @@
  *   its whole login; `issueRefreshToken` hands one out as if from an earlier login.
  * - The device flow (RFC 8628): `POST /device_authorization`, the device code grant (pending, `slow_down`,
  *   denied, expired), a `/device` page, and `approve` / `deny` / `pendingUserCodes` for tests.
+ * - RFC 8693 token exchange of the tokens it issued, when `tokenExchange` is given; grant types a test
+ *   registers itself (`grantTypes`: a vendor's `urn:vendor:grant:api-key`, say).
  * - `/.well-known/oauth-authorization-server` (and `/.well-known/openid-configuration`): an RFC 8414
  *   discovery document listing what the server supports.
  * - Fault injection on `/token` (error statuses, `Retry-After`, hangs, connection resets, malformed
  *   bodies, `expires_in` variants, latency), and counters of what it answered.
  *
  * Time is the `Clock` of the context the layer is built in: build it inside an `it.effect` test and
- * `TestClock` decides when tokens expire and how long injected latency lasts.
+ * `TestClock` decides when tokens expire and how long injected latency lasts. Tests in plain async code
+ * use `start` (`await AuthServer.start(options)`, then `await server.stop()`), on the real clock.
  *
  * @example
  * ```ts
@@ -57,13 +60,16 @@
  */
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import type * as HttpServer from "@effect/platform/HttpServer"
-import type * as Effect from "effect/Effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as http from "node:http"
 import type { Options } from "./AuthServer/models.js"
 import { AuthServer, type Service } from "./AuthServer/service.js"
 import * as internal from "./internal/authServer.js"
+import * as Promised from "./internal/promised.js"
 
 export * from "./AuthServer/accessors.js"
 export { Fault } from "./AuthServer/fault.js"
@@ -130,3 +136,60 @@ export const layer = (options: Options = {}): Layer.Layer<AuthServer> =>
     Layer.provide(NodeHttpServer.layer(() => http.createServer(), { port: 0, host: "127.0.0.1" })),
     Layer.orDie
   )
+
+/**
+ * A server started from plain async code (`start`): every member of `Service`, its Effects as functions
+ * returning Promises (`await server.stats()`, `await server.inject(AuthServer.Fault.status(503))`), and
+ * `stop`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Running extends Promised.Promised<Service> {
+  /** The Effect side of the same server, for Effect code in the same test. */
+  readonly service: Service
+  /** Stops serving: hung requests end, the port is closed. Idempotent. */
+  readonly stop: () => Promise<void>
+}
+
+/**
+ * Starts the authorization server on a free port of 127.0.0.1, for tests written in plain async code
+ * (no Effect in the test): the same server as `layer`, on the real clock. Call `stop` when done.
+ *
+ * @example
+ * ```ts
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import { Layer, Redacted } from "effect"
+ * import { Grant, TokenManager, TokenService } from "tokenlayer"
+ * import { AuthServer } from "tokenlayer/testing"
+ *
+ * const server = await AuthServer.start({ clients: [{ id: "app", secret: "s3cret" }] })
+ * const tokens = TokenManager.make(
+ *   TokenService.layer().pipe(
+ *     Layer.provide(Grant.clientCredentials({
+ *       tokenUrl: server.tokenUrl,
+ *       clientId: "app",
+ *       clientSecret: Redacted.make("s3cret")
+ *     })),
+ *     Layer.provide(NodeHttpClient.layerUndici)
+ *   )
+ * )
+ * console.log(await tokens.getToken(), (await server.stats()).tokenRequests)
+ * await tokens.dispose()
+ * await server.stop()
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const start = (options: Options = {}): Promise<Running> => {
+  const scope = Effect.runSync(Scope.make())
+  const stop = () => Promised.run(Scope.close(scope, Exit.void))
+  return Promised.run(Layer.buildWithScope(layer(options), scope)).then(
+    (context) => {
+      const service = Context.get(context, AuthServer)
+      return { ...Promised.promised(service), service, stop }
+    },
+    (error: unknown) => stop().then(() => Promise.reject(error))
+  )
+}

@@ -16,7 +16,9 @@ import type * as Scope from "effect/Scope"
 import type * as net from "node:net"
 import type * as AuthServer from "../AuthServer.js"
 import * as ApiServer from "./apiServer.js"
+import * as CustomGrants from "./customGrants.js"
 import * as DeviceServer from "./deviceServer.js"
+import * as ExchangeServer from "./exchangeServer.js"
 import { formEndpoint, json, readForm, socketOf } from "./httpParts.js"
 import * as JwtServer from "./jwtServer.js"
 import * as OAuth from "./oauthServer.js"
@@ -48,6 +50,7 @@ export const make = (
     // service accounts and the jti of JWT assertions (jwtServer.ts), provided to every request below
     const jwt = JwtServer.make({ tokenUrl, issuer: url, defaultLifetime, serviceAccounts: options.serviceAccounts })
     const clients = new Map<string, OAuth.Client>()
+    const lookup = (id: string) => clients.get(id)
     // refresh tokens and the device flow (refreshServer.ts, deviceServer.ts): state and grant handlers
     const refresh = RefreshServer.make()
     const devices = DeviceServer.make({
@@ -55,11 +58,20 @@ export const make = (
       interval: Duration.decode(options.deviceFlow?.interval ?? "5 seconds"),
       lifetime: Duration.decode(options.deviceFlow?.lifetime ?? "10 minutes"),
       announceInterval: options.deviceFlow?.announceInterval ?? true,
-      lookup: (id) => clients.get(id),
+      lookup,
       refresh
     })
-    const grantHandlers: ReadonlyArray<OAuth.GrantHandler> = [...OAuth.grantHandlers, refresh.handler, devices.handler]
     const state = State.make()
+    // a test's own grant types first (they may replace a built-in one), token exchange when asked for
+    const grantHandlers: ReadonlyArray<OAuth.GrantHandler> = [
+      ...(options.grantTypes ?? []).map((grant) => CustomGrants.handler(grant, { lookup, defaultLifetime })),
+      ...OAuth.grantHandlers,
+      refresh.handler,
+      devices.handler,
+      ...(options.tokenExchange === undefined ? [] : [
+        ExchangeServer.make({ exchange: options.tokenExchange, token: (value) => state.tokensByValue.get(value) })
+      ])
+    ]
 
     const registerNow = (client: AuthServer.ClientRegistration): void => {
       const method = client.method ?? "client_secret_basic"
@@ -79,7 +91,6 @@ export const make = (
       })
     }
     for (const client of options.clients ?? []) registerNow(client)
-    const lookup = (id: string) => clients.get(id)
 
     // sockets with a request in flight, destroyed when the scope closes so that hung requests end
     const inFlight = new Set<net.Socket>()
