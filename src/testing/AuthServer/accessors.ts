@@ -6,13 +6,7 @@
 import * as Effect from "effect/Effect"
 import type * as Redacted from "effect/Redacted"
 import type { Fault } from "./fault.js"
-import type {
-  ClientRegistration,
-  IssuedRefreshToken,
-  IssuedToken,
-  ServiceAccountRegistration,
-  Stats
-} from "./models.js"
+import type * as Models from "./models.js"
 import { AuthServer } from "./service.js"
 
 /**
@@ -21,7 +15,7 @@ import { AuthServer } from "./service.js"
  * @since 0.1.0
  * @category accessors
  */
-export const stats: Effect.Effect<Stats, never, AuthServer> = Effect.flatMap(AuthServer, (s) => s.stats)
+export const stats: Effect.Effect<Models.Stats, never, AuthServer> = Effect.flatMap(AuthServer, (s) => s.stats)
 
 /**
  * The tokens the server in context issued, oldest first.
@@ -29,7 +23,7 @@ export const stats: Effect.Effect<Stats, never, AuthServer> = Effect.flatMap(Aut
  * @since 0.1.0
  * @category accessors
  */
-export const tokens: Effect.Effect<ReadonlyArray<IssuedToken>, never, AuthServer> = Effect.flatMap(
+export const tokens: Effect.Effect<ReadonlyArray<Models.IssuedToken>, never, AuthServer> = Effect.flatMap(
   AuthServer,
   (s) => s.tokens
 )
@@ -48,7 +42,7 @@ export const resetStats: Effect.Effect<void, never, AuthServer> = Effect.flatMap
  * @since 0.1.0
  * @category accessors
  */
-export const register = (client: ClientRegistration): Effect.Effect<void, never, AuthServer> =>
+export const register = (client: Models.ClientRegistration): Effect.Effect<void, never, AuthServer> =>
   Effect.flatMap(AuthServer, (s) => s.register(client))
 
 /**
@@ -70,8 +64,9 @@ export const register = (client: ClientRegistration): Effect.Effect<void, never,
  * @since 0.1.0
  * @category accessors
  */
-export const registerServiceAccount = (account: ServiceAccountRegistration): Effect.Effect<void, never, AuthServer> =>
-  Effect.flatMap(AuthServer, (s) => s.registerServiceAccount(account))
+export const registerServiceAccount = (
+  account: Models.ServiceAccountRegistration
+): Effect.Effect<void, never, AuthServer> => Effect.flatMap(AuthServer, (s) => s.registerServiceAccount(account))
 
 /**
  * Queues faults on the server in context, one per token request.
@@ -145,7 +140,7 @@ export const issueRefreshToken = (
  * @since 0.1.0
  * @category accessors
  */
-export const refreshTokens: Effect.Effect<ReadonlyArray<IssuedRefreshToken>, never, AuthServer> = Effect.flatMap(
+export const refreshTokens: Effect.Effect<ReadonlyArray<Models.IssuedRefreshToken>, never, AuthServer> = Effect.flatMap(
   AuthServer,
   (s) => s.refreshTokens
 )
