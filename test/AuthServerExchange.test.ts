@@ -7,6 +7,7 @@ import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Redacted, TestClock } from "effect"
+import * as Jose from "jose"
 import { AuthServer } from "tokenlayer/testing"
 import { basicHeader, send, tokenRequest } from "./support/authServer.js"
 
@@ -219,6 +220,67 @@ describe("AuthServer token exchange (RFC 8693)", () => {
       const refreshAnswer = yield* exchange(Redacted.value(refresh))
       assert.strictEqual((refreshAnswer.json as { error: string }).error, "invalid_request")
     }).pipe(Effect.provide(TestLayer)))
+
+  it.effect("a JWT subject token signed by a trusted issuer (a Kubernetes service account token)", () =>
+    Effect.gen(function*() {
+      const KUBERNETES = "https://kubernetes.default.svc"
+      const key = new TextEncoder().encode("cluster-signing-s3cret")
+      const jwt = (claims: Jose.JWTPayload, alg = "HS256", signingKey = key) =>
+        Effect.promise(() => new Jose.SignJWT(claims).setProtectedHeader({ alg }).sign(signingKey))
+      const claims = { iss: KUBERNETES, sub: "system:serviceaccount:shop:billing", aud: "tokenlayer", iat: 0, exp: 900 }
+      const JWT = AuthServer.TokenType.jwt
+      const exchangeJwt = (token: string, type: string = JWT) =>
+        tokenRequest({ grant_type: EXCHANGE, subject_token: token, subject_token_type: type }, gatewayAuth)
+
+      const answer = yield* exchangeJwt(yield* jwt({ ...claims, scope: "read invoices" }))
+      assert.strictEqual(answer.status, 200, answer.text)
+      const body = answer.json as Record<string, unknown>
+      assert.strictEqual(body.expires_in, 900)
+      assert.strictEqual(body.scope, "read invoices")
+      assert.deepStrictEqual((yield* AuthServer.tokens).at(-1)!.exchange, {
+        subject: "system:serviceaccount:shop:billing",
+        subjectTokenType: JWT,
+        audience: [],
+        resource: [],
+        issuedTokenType: ACCESS
+      })
+      // an id_token type is taken too; the same JWT may be exchanged again (no jti spent)
+      assert.strictEqual((yield* exchangeJwt(yield* jwt(claims), AuthServer.TokenType.idToken)).status, 200)
+
+      const other = new TextEncoder().encode("another-s3cret")
+      const refusals = [
+        yield* jwt(claims, "HS256", other),
+        yield* jwt({ ...claims, iss: "https://evil.example" }),
+        yield* jwt({ ...claims, aud: "someone-else" }),
+        yield* jwt({ iss: claims.iss, sub: claims.sub, aud: claims.aud }),
+        yield* jwt(claims, "HS512"),
+        "eyJhbGciOiJub25lIn0." + Buffer.from(JSON.stringify(claims)).toString("base64url") + ".",
+        "not.a.jwt"
+      ]
+      for (const token of refusals) {
+        const refused = yield* exchangeJwt(token)
+        assert.strictEqual((refused.json as { error: string }).error, "invalid_request", token)
+        assert.notInclude(refused.text, token)
+      }
+      // an access token is not a JWT, and a JWT is not an access token
+      assert.strictEqual((yield* exchangeJwt(yield* userToken)).status, 400)
+      assert.strictEqual((yield* exchangeJwt(yield* jwt(claims), ACCESS)).status, 400)
+      yield* TestClock.adjust("15 minutes")
+      const expired = yield* exchangeJwt(yield* jwt(claims))
+      assert.match((expired.json as { error_description: string }).error_description, /expired/)
+    }).pipe(
+      Effect.provide(serverLayer({
+        clients,
+        tokenExchange: {
+          trustedIssuers: [{
+            issuer: "https://kubernetes.default.svc",
+            secret: "cluster-signing-s3cret",
+            alg: "HS256",
+            audiences: ["tokenlayer"]
+          }]
+        }
+      }))
+    ))
 
   it.effect("is not served unless enabled", () =>
     Effect.gen(function*() {

@@ -6,6 +6,7 @@
  */
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
+import type { PublicKey } from "./models.js"
 
 /**
  * The `grant_type` of RFC 8693 token exchange.
@@ -34,9 +35,11 @@ export const TokenType = {
  * RFC 8693 token exchange (`grant_type=urn:ietf:params:oauth:grant-type:token-exchange`), served when
  * `Options.tokenExchange` is given (`{}` for the defaults).
  *
- * The client authenticates as for the other grants. The subject token (`subject_token_type`
- * `urn:ietf:params:oauth:token-type:access_token`) must be an access token this server issued, not
- * revoked and not expired; so must the actor token, when one is sent (delegation, §1.1). The server
+ * The client authenticates as for the other grants. The subject token must be an access token this
+ * server issued (`subject_token_type` `urn:ietf:params:oauth:token-type:access_token`), not revoked and
+ * not expired, or a JWT signed by one of `trustedIssuers` (`...:token-type:jwt` or `...:id_token`: a
+ * Kubernetes service account token, a CI job's OIDC token); so must the actor token, when one is sent
+ * (delegation, §1.1). The server
  * issues access tokens only (`requested_token_type`, when sent, must ask for one), answers
  * `issued_token_type`, and records what it issued the token for (`IssuedToken.exchange`).
  *
@@ -59,6 +62,28 @@ export interface TokenExchangeOptions {
   readonly tokenLifetime?: Duration.DurationInput | undefined
   /** Whether an exchanged token expires no later than its subject token. Default: true. */
   readonly capToSubject?: boolean | undefined
+  /** Issuers whose signed JWTs are taken as subject (and actor) tokens. A key that cannot be read is a defect. */
+  readonly trustedIssuers?: ReadonlyArray<TrustedIssuer> | undefined
+}
+
+/**
+ * An issuer of JWT subject tokens (`TokenExchangeOptions.trustedIssuers`): its tokens must be signed with
+ * `secret` (HS256/384/512) or the private key of `publicKey`, name it in `iss`, name one of `audiences`
+ * in `aud`, and have an `exp` in the future (`nbf` and `iat`, when given, not in the future). Their `sub`
+ * is the subject recorded, their `scope` claim (a string) the subject's scope.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TrustedIssuer {
+  /** The `iss` of its tokens (`https://kubernetes.default.svc`, `https://token.actions.githubusercontent.com`). */
+  readonly issuer: string
+  readonly secret?: string | undefined
+  readonly publicKey?: PublicKey | undefined
+  /** The one algorithm to accept. Default: any the key fits. */
+  readonly alg?: string | undefined
+  /** The `aud` values its tokens may name. Default: this server's issuer URL or token URL. */
+  readonly audiences?: ReadonlyArray<string> | undefined
 }
 
 /**
@@ -68,10 +93,10 @@ export interface TokenExchangeOptions {
  * @category models
  */
 export interface TokenExchangeDetails {
-  /** The client the subject token was issued to. */
+  /** The client the subject token was issued to (a JWT's: its `sub`, else its `iss`). */
   readonly subject: string
   readonly subjectTokenType: string
-  /** The client the actor token was issued to, for delegation. */
+  /** The client the actor token was issued to (as `subject`), for delegation. */
   readonly actor?: string | undefined
   readonly audience: ReadonlyArray<string>
   readonly resource: ReadonlyArray<string>

@@ -69,7 +69,11 @@ export const make = (
       refresh.handler,
       devices.handler,
       ...(options.tokenExchange === undefined ? [] : [
-        ExchangeServer.make({ exchange: options.tokenExchange, token: (value) => state.tokensByValue.get(value) })
+        ExchangeServer.make({
+          exchange: options.tokenExchange,
+          token: (value) => state.tokensByValue.get(value),
+          audiences: [url, tokenUrl]
+        })
       ])
     ]
 

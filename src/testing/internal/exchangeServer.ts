@@ -1,7 +1,8 @@
 /**
  * RFC 8693 token exchange in the embedded `AuthServer` (`Options.tokenExchange`): a subject token (and,
- * for delegation, an actor token) this server issued, traded for a new access token for the requested
- * audiences and resources. What it checks and how it refuses is said on `TokenExchangeOptions`.
+ * for delegation, an actor token) this server issued or a trusted issuer signed, traded for a new access
+ * token for the requested audiences and resources. What it checks and how it refuses is said on
+ * `TokenExchangeOptions`.
  *
  * Refusals never quote a token: a description names the parameter and what was wrong with it.
  *
@@ -13,6 +14,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import type * as AuthServer from "../AuthServer.js"
 import { tokenExchangeGrantType, TokenType } from "../AuthServer/grants.js"
+import * as JwtVerify from "./jwtVerify.js"
 import { grantedScope, invalidRequest, OAuthError, param } from "./oauthBase.js"
 import type * as OAuth from "./oauthServer.js"
 
@@ -21,7 +23,19 @@ export interface Options {
   readonly exchange: AuthServer.TokenExchangeOptions
   /** An access token this server issued, by value. */
   readonly token: (value: string) => OAuth.TokenRecord | undefined
+  /** The default audiences of a trusted issuer's tokens: the server's issuer URL and token URL. */
+  readonly audiences: ReadonlyArray<string>
 }
+
+/** A subject or actor token, checked: whose it is, its scope, when it expires. */
+interface Party {
+  readonly id: string
+  readonly type: string
+  readonly scope: ReadonlyArray<string>
+  readonly expiresAt: DateTime.Utc
+}
+
+const jwtTypes: ReadonlyArray<string> = [TokenType.jwt, TokenType.idToken]
 
 const invalidTarget = (description: string): OAuthError =>
   new OAuthError({ status: 400, error: "invalid_target", description })
@@ -68,23 +82,69 @@ const targets = (
 export const make = (options: Options): OAuth.GrantHandler => {
   const { exchange } = options
 
-  /** A subject or actor token: of a type the server takes, issued here, live. */
+  const issuers = new Map(
+    (exchange.trustedIssuers ?? []).map((trusted) =>
+      [trusted.issuer, {
+        trusted,
+        key: JwtVerify.verifyKey(`trusted issuer ${trusted.issuer}`, trusted)
+      }] as const
+    )
+  )
+  const types = [TokenType.accessToken, ...(issuers.size === 0 ? [] : jwtTypes)]
+
+  /** An access token issued here, live. */
+  const issuedHere = (name: string, value: string, now: DateTime.Utc): Either.Either<Party, OAuthError> => {
+    const record = options.token(value)
+    if (record === undefined) return Either.left(invalidRequest(`${name} is not a token this server issued`))
+    if (record.revoked) return Either.left(invalidRequest(`${name} was revoked`))
+    if (!DateTime.lessThan(now, record.expiresAt)) return Either.left(invalidRequest(`${name} has expired`))
+    return Either.right({
+      id: record.clientId,
+      type: TokenType.accessToken,
+      scope: record.scope,
+      expiresAt: record.expiresAt
+    })
+  }
+
+  /** A JWT a trusted issuer signed, checked as `TrustedIssuer` says. */
+  const signedJwt = (name: string, value: string, type: string): Effect.Effect<Party, OAuthError> => {
+    const iss = JwtVerify.unverifiedClaims(value)?.iss
+    const issuer = typeof iss === "string" ? issuers.get(iss) : undefined
+    if (issuer === undefined) return Effect.fail(invalidRequest(`${name} is not signed by a trusted issuer`))
+    return JwtVerify.verify(value, {
+      key: issuer.key,
+      issuer: issuer.trusted.issuer,
+      subject: undefined,
+      subjectRequired: false,
+      audiences: issuer.trusted.audiences ?? options.audiences,
+      jtiRequired: false,
+      jtis: undefined,
+      maxLifetimeSeconds: Infinity
+    }).pipe(
+      Effect.mapError((why) => invalidRequest(`${name}: ${why}`)),
+      Effect.map((claims): Party => ({
+        id: typeof claims.sub === "string" ? claims.sub : issuer.trusted.issuer,
+        type,
+        scope: typeof claims.scope === "string" ? claims.scope.split(" ").filter((s) => s !== "") : [],
+        expiresAt: DateTime.unsafeMake((claims.exp as number) * 1000)
+      }))
+    )
+  }
+
+  /** A subject or actor token: of a type the server takes, issued here or signed by a trusted issuer, live. */
   const validToken = (
     form: URLSearchParams,
     name: "subject_token" | "actor_token",
     now: DateTime.Utc
-  ): Either.Either<readonly [OAuth.TokenRecord, string], OAuthError> =>
-    Either.flatMap(required(form, name), (value) =>
-      Either.flatMap(required(form, `${name}_type`), (type) => {
-        if (type !== TokenType.accessToken) {
-          return Either.left(invalidRequest(`${name}_type is not supported here (only ${TokenType.accessToken})`))
-        }
-        const record = options.token(value)
-        if (record === undefined) return Either.left(invalidRequest(`${name} is not a token this server issued`))
-        if (record.revoked) return Either.left(invalidRequest(`${name} was revoked`))
-        if (!DateTime.lessThan(now, record.expiresAt)) return Either.left(invalidRequest(`${name} has expired`))
-        return Either.right([record, type] as const)
-      }))
+  ): Effect.Effect<Party, OAuthError> =>
+    Effect.gen(function*() {
+      const value = yield* required(form, name)
+      const type = yield* required(form, `${name}_type`)
+      if (!types.includes(type)) {
+        return yield* Effect.fail(invalidRequest(`${name}_type is not supported here (only ${types.join(", ")})`))
+      }
+      return type === TokenType.accessToken ? yield* issuedHere(name, value, now) : yield* signedJwt(name, value, type)
+    })
 
   return {
     grantType: tokenExchangeGrantType,
@@ -102,13 +162,13 @@ export const make = (options: Options): OAuth.GrantHandler => {
         }
         const form = context.request.form
         const now = yield* DateTime.now
-        const [subject, subjectTokenType] = yield* validToken(form, "subject_token", now)
+        const subject = yield* validToken(form, "subject_token", now)
         const actorToken = yield* param(form, "actor_token")
         const actorType = yield* param(form, "actor_token_type")
         if (actorToken === undefined && actorType !== undefined) {
           return yield* Effect.fail(invalidRequest("actor_token_type without actor_token"))
         }
-        const actor = actorToken === undefined ? undefined : (yield* validToken(form, "actor_token", now))[0]
+        const actor = actorToken === undefined ? undefined : yield* validToken(form, "actor_token", now)
         const requested = yield* param(form, "requested_token_type")
         if (requested !== undefined && requested !== TokenType.accessToken) {
           return yield* Effect.fail(
@@ -130,9 +190,9 @@ export const make = (options: Options): OAuth.GrantHandler => {
           scope,
           lifetime: exchange.capToSubject === false ? lifetime : Duration.min(lifetime, left),
           exchange: {
-            subject: subject.clientId,
-            subjectTokenType,
-            ...(actor === undefined ? {} : { actor: actor.clientId }),
+            subject: subject.id,
+            subjectTokenType: subject.type,
+            ...(actor === undefined ? {} : { actor: actor.id }),
             audience,
             resource,
             issuedTokenType: TokenType.accessToken

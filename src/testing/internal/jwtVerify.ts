@@ -17,7 +17,7 @@ import * as crypto from "node:crypto"
 import type * as AuthServer from "../AuthServer.js"
 
 /** The longest an assertion may live, `exp - iat` (Disruptive Technologies: 1 hour). */
-const maxLifetimeSeconds = 3600
+const defaultMaxLifetimeSeconds = 3600
 
 /** How far in the future `iat` (and `nbf`) may be, for clocks that are a little ahead. */
 const skewSeconds = 30
@@ -149,13 +149,19 @@ export const makeJtiStore = (): JtiStore => {
 export interface Expectation {
   readonly key: VerifyKey
   readonly issuer: string
-  /** `sub` must equal this when present, or (with `subjectRequired`) be present and equal it. */
-  readonly subject: string
+  /**
+   * `sub` must equal this when present, or (with `subjectRequired`) be present and equal it; `undefined`:
+   * any `sub` (a subject token's: whose token it is).
+   */
+  readonly subject: string | undefined
   readonly subjectRequired: boolean
   /** `aud` (a string or a list) must name one of these. */
   readonly audiences: ReadonlyArray<string>
   readonly jtiRequired: boolean
-  readonly jtis: JtiStore
+  /** Where `jti`s are recorded, so that an assertion is used once; `undefined`: tokens used many times. */
+  readonly jtis: JtiStore | undefined
+  /** The longest `exp - iat` allowed, in seconds. Default: 1 hour (assertions). */
+  readonly maxLifetimeSeconds?: number | undefined
 }
 
 /** The parts of an assertion the checks read. */
@@ -167,6 +173,7 @@ interface Claims {
   readonly iat?: unknown
   readonly nbf?: unknown
   readonly jti?: unknown
+  readonly scope?: unknown
 }
 
 /**
@@ -229,8 +236,14 @@ export const verify = (assertion: string, expect: Expectation): Effect.Effect<Cl
     if (claims.iss !== expect.issuer) {
       return yield* Effect.fail(`iss ${JSON.stringify(claims.iss ?? null)} is not ${expect.issuer}`)
     }
-    if (claims.sub === undefined ? expect.subjectRequired : claims.sub !== expect.subject) {
-      return yield* Effect.fail(`sub ${JSON.stringify(claims.sub ?? null)} is not ${expect.subject}`)
+    if (
+      expect.subject === undefined
+        ? claims.sub !== undefined && typeof claims.sub !== "string"
+        : claims.sub === undefined
+        ? expect.subjectRequired
+        : claims.sub !== expect.subject
+    ) {
+      return yield* Effect.fail(`sub ${JSON.stringify(claims.sub ?? null)} is not ${expect.subject ?? "a string"}`)
     }
     const audiences = typeof claims.aud === "string" ? [claims.aud] : Array.isArray(claims.aud) ? claims.aud : []
     if (!audiences.some((aud) => expect.audiences.includes(aud))) {
@@ -238,6 +251,7 @@ export const verify = (assertion: string, expect: Expectation): Effect.Effect<Cl
         `aud ${JSON.stringify(claims.aud ?? null)} does not name this server (${expect.audiences.join(" or ")})`
       )
     }
+    const maxLifetimeSeconds = expect.maxLifetimeSeconds ?? defaultMaxLifetimeSeconds
     const now = yield* Clock.currentTimeMillis
     const nowSeconds = now / 1000
     if (!isNumber(claims.exp)) return yield* Effect.fail("exp is missing")
@@ -262,7 +276,9 @@ export const verify = (assertion: string, expect: Expectation): Effect.Effect<Cl
       if (expect.jtiRequired) return yield* Effect.fail("jti is missing")
     } else if (typeof claims.jti !== "string" || claims.jti === "") {
       return yield* Effect.fail("jti is not a string")
-    } else if (!expect.jtis.use(`${expect.issuer}\u0000${claims.jti}`, claims.exp * 1000, now)) {
+    } else if (
+      expect.jtis !== undefined && !expect.jtis.use(`${expect.issuer}\u0000${claims.jti}`, claims.exp * 1000, now)
+    ) {
       return yield* Effect.fail("the assertion was used before (jti seen)")
     }
     return claims
