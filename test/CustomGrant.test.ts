@@ -60,10 +60,10 @@ const serviceFor = (grant: Layer.Layer<Grant.Grant, never, never>) => TokenServi
 
 describe("Grant.custom against AuthServer", () => {
   const Server = AuthServer.layer({
-    clients: [{ id: "user-app", secret: "user-s3cret", tokenLifetime: "10 minutes" }, {
-      id: "gateway",
-      secret: SECRET
-    }],
+    clients: [
+      { id: "user-app", secret: "user-s3cret", tokenLifetime: "10 minutes" },
+      { id: "gateway", secret: SECRET }
+    ],
     tokenExchange: { audiences: ["billing"] },
     grantTypes: [{
       grantType: "urn:vendor:grant:api-key",
