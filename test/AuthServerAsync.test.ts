@@ -72,6 +72,12 @@ describe("AuthServer from plain async code", () => {
     await expect(server.issueRefreshToken("nobody")).rejects.toThrow(/unknown client nobody/)
   })
 
+  it("a server that cannot start rejects with an Error that says why", async () => {
+    await expect(AuthServer.start({ clients: [{ id: "x", method: "client_secret_post" }] })).rejects.toThrow(
+      /client x \(client_secret_post\) needs a secret/
+    )
+  })
+
   it("stop closes the port, and is idempotent", async () => {
     const server = await AuthServer.start({ clients: [{ id: "app", secret: "s3cret" }] })
     await server.stop()
