@@ -11,6 +11,7 @@ import { Context, Duration, Effect, Exit, Fiber, Layer, Option, Redacted, Scope,
 import type { Token } from "tokenlayer"
 import { ClientAuth, Grant } from "tokenlayer"
 import { AuthServer } from "tokenlayer/testing"
+import { basicHeader, send, tokenRequest } from "./support/authServer.js"
 import { ioTurn, pollUntil } from "./support/tokenEndpoint.js"
 
 // -----------------------------------------------------------------------------
@@ -33,39 +34,6 @@ const TestLayer = Layer.merge(AuthServer.layer({ clients }), NodeHttpClient.laye
 const Fault = AuthServer.Fault
 
 const server = AuthServer.AuthServer
-
-interface Answer {
-  readonly status: number
-  readonly headers: Readonly<Record<string, string>>
-  readonly text: string
-  readonly json: unknown
-}
-
-const send = (request: HttpClientRequest.HttpClientRequest) =>
-  Effect.gen(function*() {
-    const response = yield* HttpClient.execute(request)
-    const text = yield* response.text
-    let json: unknown = undefined
-    try {
-      json = JSON.parse(text)
-    } catch {
-      // not JSON
-    }
-    return { status: response.status, headers: response.headers, text, json } satisfies Answer
-  }).pipe(Effect.scoped, Effect.orDie)
-
-const basicHeader = (id: string, secret: string) =>
-  Redacted.value(ClientAuth.basicAuthorization(id, Redacted.make(secret)))
-
-/** A raw token request: form parameters and headers exactly as given. */
-const tokenRequest = (form: Record<string, string>, headers: Record<string, string> = {}) =>
-  Effect.flatMap(server, (s) =>
-    send(
-      HttpClientRequest.post(s.tokenUrl).pipe(
-        HttpClientRequest.bodyText(new URLSearchParams(form).toString(), "application/x-www-form-urlencoded"),
-        HttpClientRequest.setHeaders(headers)
-      )
-    ))
 
 const apiRequest = (token: string | undefined, path = "things", method: "GET" | "DELETE" = "GET") =>
   Effect.flatMap(server, (s) => {

@@ -1,7 +1,7 @@
 /**
  * An in-memory grant for tests of your own programs: it issues tokens with the lifetime you choose,
  * fails or hangs the next requests when told to, and counts requests. Time comes from the Clock, so a
- * `TestClock` drives it.
+ * `TestClock` drives it. Tests in plain async code use `start` (Promises, the real clock).
  *
  * @example
  * ```ts
@@ -37,6 +37,7 @@ import * as Redacted from "effect/Redacted"
 import * as Grant from "../Grant.js"
 import * as Token from "../Token.js"
 import { HttpError } from "../TokenError.js"
+import * as Promised from "./internal/promised.js"
 
 /**
  * @since 0.1.0
@@ -240,3 +241,50 @@ export const hangNext = (n: number): Effect.Effect<void, never, TestGrant> =>
  */
 export const setLifetime = (lifetime: Duration.DurationInput | null): Effect.Effect<void, never, TestGrant> =>
   Effect.flatMap(TestGrant, (t) => t.setLifetime(lifetime))
+
+/**
+ * A test grant made from plain async code (`start`): every member of `Service`, its Effects as functions
+ * returning Promises (`await grant.requests()`, `await grant.failNext(1)`), the grant as a layer to give
+ * a `TokenService`, and `stop`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Running extends Promised.Promised<Service> {
+  /** The `Grant` it serves, as a layer (`TokenService.layer().pipe(Layer.provide(grant.layer))`). */
+  readonly layer: Layer.Layer<Grant.Grant>
+  /** The Effect side of the same control service. */
+  readonly service: Service
+  /** Nothing to release (the grant holds no connection or timer): there for symmetry with `AuthServer`. */
+  readonly stop: () => Promise<void>
+}
+
+/**
+ * A test grant for tests written in plain async code: the same grant as `layer`, its control side as
+ * Promises. Its time is the Clock of the runtime that uses it (the real one under `TokenManager`).
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { TokenManager, TokenService } from "tokenlayer"
+ * import { TestGrant } from "tokenlayer/testing"
+ *
+ * const grant = await TestGrant.start({ lifetime: "1 hour" })
+ * const tokens = TokenManager.make(TokenService.layer().pipe(Layer.provide(grant.layer)))
+ * await tokens.getToken()
+ * await tokens.getToken()
+ * console.log(await grant.requests()) // 1
+ * await tokens.dispose()
+ * await grant.stop()
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const start = (options: Options = {}): Promise<Running> =>
+  Promised.run(make(options)).then(([grant, control]) => ({
+    ...Promised.promised(control),
+    layer: Layer.succeed(Grant.Grant, grant),
+    service: control,
+    stop: () => Promise.resolve()
+  }))

@@ -9,6 +9,9 @@ import * as Data from "effect/Data"
 import * as Either from "effect/Either"
 import type { Client } from "./oauthServer.js"
 
+/** @internal */
+export const realm = "tokenlayer"
+
 /**
  * An RFC 6749 §5.2 error answer: status, `error` code, `error_description`, and extra headers
  * (`WWW-Authenticate` for `invalid_client`).

@@ -1,0 +1,210 @@
+/**
+ * The models of the embedded `AuthServer`: what a test registers (clients, service accounts, the grants'
+ * settings) and what it reads back (counters, issued tokens). Re-exported by `AuthServer.ts`.
+ *
+ * @since 0.1.0
+ */
+import type * as DateTime from "effect/DateTime"
+import type * as Duration from "effect/Duration"
+import type * as Redacted from "effect/Redacted"
+import type * as Jose from "jose"
+import type { CustomGrantType, TokenExchangeDetails, TokenExchangeOptions } from "./grants.js"
+
+/**
+ * How a client authenticates at the token endpoint (RFC 6749 §2.3.1).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ClientAuthMethod =
+  | "client_secret_basic"
+  | "client_secret_post"
+  | "client_secret_jwt"
+  | "private_key_jwt"
+  | "none"
+
+/**
+ * What a client's refresh tokens do (see `ClientRegistration.refreshTokens`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type RefreshTokenMode = "rotate" | "reuse" | "none"
+
+/**
+ * A client the server knows.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ClientRegistration {
+  readonly id: string
+  /** Its secret, for the secret-based methods. A `none` client (public: device flow, CLI) has none. */
+  readonly secret?: string | undefined
+  /** How it authenticates; a request using the other method is refused (`invalid_client`). Default: basic. */
+  readonly method?: ClientAuthMethod | undefined
+  /**
+   * Its public key, for `private_key_jwt`: assertions must verify with it, with an algorithm it fits
+   * (RSA: RS256..PS512, EC P-256: ES256, ...). `client_secret_jwt` clients use `secret` (HS256/384/512).
+   */
+  readonly publicKey?: PublicKey | undefined
+  /** The lifetime of its tokens (`expires_in`, whole seconds). Default: the server's `tokenLifetime`. */
+  readonly tokenLifetime?: Duration.DurationInput | undefined
+  /**
+   * The scopes it may ask for: any other is `invalid_scope`, and a request without `scope` gets them all.
+   * Default: any scope, and none when it asks for none.
+   */
+  readonly scopes?: ReadonlyArray<string> | undefined
+  /**
+   * Its refresh tokens (from the device flow and `issueRefreshToken`), traded with
+   * `grant_type=refresh_token`:
+   * - `rotate` (default): each refresh answers a new refresh token and spends the old one; a spent one
+   *   replayed is `invalid_grant` and revokes its whole login, refresh and access tokens (OAuth 2.0
+   *   Security BCP §4.14.2);
+   * - `reuse`: the refresh token stays valid; refresh answers carry no `refresh_token` (RFC 6749 §6);
+   * - `none`: device-flow answers carry no refresh token.
+   */
+  readonly refreshTokens?: RefreshTokenMode | undefined
+}
+
+/**
+ * The device flow's settings.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DeviceFlowOptions {
+  /** The polling interval the server asks for and enforces (`slow_down`). Default: 5 seconds. */
+  readonly interval?: Duration.DurationInput | undefined
+  /** How long a device code is valid. Default: 10 minutes. */
+  readonly lifetime?: Duration.DurationInput | undefined
+  /** Whether the device authorization answer includes `interval`. Default: true. */
+  readonly announceInterval?: boolean | undefined
+}
+
+/**
+ * A public key: a PEM string (SPKI `-----BEGIN PUBLIC KEY-----`, or a certificate), a JWK, a WebCrypto /
+ * jose `CryptoKey` or a Node `KeyObject`. A private key given by mistake is taken for its public half.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type PublicKey = string | Jose.JWK | Jose.CryptoKey | Jose.KeyObject
+
+/**
+ * A service account key, for the JWT bearer grant (RFC 7523 §2.1) as Disruptive Technologies runs it:
+ * an assertion whose header `kid` is `keyId`, with `iss` (and `sub`, when sent) the account's `email`,
+ * `aud` the token URL (or the issuer), `exp` in the future and at most 1 hour after `iat`, a `jti` never
+ * used before (when it has one), signed with `secret` (HS256/384/512) or the private key of `publicKey`.
+ * Its tokens are issued to the client id `email`. Refusals are `invalid_grant` and say what was wrong.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ServiceAccountRegistration {
+  /** The key id its assertions name in `kid`. An account may have several keys: register each. */
+  readonly keyId: string
+  /** The account's email: `iss` of its assertions, and the client id of its tokens. */
+  readonly email: string
+  /** A shared secret (HMAC). */
+  readonly secret?: string | undefined
+  /** A public key (RS256, ES256, ...). */
+  readonly publicKey?: PublicKey | undefined
+  /** The one algorithm to accept. Default: any the key fits (HS256/384/512 for a secret). */
+  readonly alg?: string | undefined
+  /** The lifetime of its tokens. Default: the server's `tokenLifetime`. */
+  readonly tokenLifetime?: Duration.DurationInput | undefined
+  /** The scopes it may ask for (as `ClientRegistration.scopes`). */
+  readonly scopes?: ReadonlyArray<string> | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  readonly clients?: ReadonlyArray<ClientRegistration> | undefined
+  /** The lifetime of tokens for clients that do not set one. Default: 1 hour. */
+  readonly tokenLifetime?: Duration.DurationInput | undefined
+  /** Service account keys for the JWT bearer grant. A key that cannot be read is a defect. */
+  readonly serviceAccounts?: ReadonlyArray<ServiceAccountRegistration> | undefined
+  readonly deviceFlow?: DeviceFlowOptions | undefined
+  /** RFC 8693 token exchange: served when given (`{}` for the defaults), else `unsupported_grant_type`. */
+  readonly tokenExchange?: TokenExchangeOptions | undefined
+  /** Grant types the library does not ship, served by the token endpoint. */
+  readonly grantTypes?: ReadonlyArray<CustomGrantType> | undefined
+}
+
+/**
+ * Why the API answered 401: no Bearer token, a token the server never issued, an expired token, a revoked
+ * one, or `setApiAlwaysUnauthorized(true)`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type UnauthorizedReason = "missing" | "unknown" | "expired" | "revoked" | "forced"
+
+/**
+ * What the server has answered since it started (or since `resetStats`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Stats {
+  /** Token requests received (counted on arrival, hung ones too). */
+  readonly tokenRequests: number
+  /**
+   * Token requests by client id (as the request claimed it, checked or not: HTTP Basic or `client_id`,
+   * else the `iss` of a JWT-bearer assertion; `-` when it named none) and outcome: `issued`,
+   * the RFC 6749 error code (`invalid_client`, ...), or the `_tag` of the fault that replaced the answer
+   * (`Status`, `Hang`, `Reset`, `MalformedJson`, `Html`).
+   */
+  readonly tokenRequestsBy: Readonly<Record<string, Readonly<Record<string, number>>>>
+  /** Requests to `/api/*`. */
+  readonly apiRequests: number
+  readonly apiByStatus: Readonly<Record<number, number>>
+  readonly unauthorizedBy: Readonly<Record<UnauthorizedReason, number>>
+  /** Requests to `/revoke`. */
+  readonly revocationRequests: number
+  /** Requests to `/device_authorization`. (Device-flow polls are token requests, by outcome.) */
+  readonly deviceAuthorizationRequests: number
+  /** Requests for the discovery document (either well-known path). */
+  readonly metadataRequests: number
+}
+
+/**
+ * A refresh token the server issued.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface IssuedRefreshToken {
+  readonly refreshToken: Redacted.Redacted<string>
+  readonly clientId: string
+  readonly scope: ReadonlyArray<string>
+  readonly issuedAt: DateTime.Utc
+  /** Traded for a newer one (rotation). */
+  readonly spent: boolean
+  /** Its login was revoked (by `revoke`, `revokeClient`, `/revoke`, or a replay). */
+  readonly revoked: boolean
+}
+
+/**
+ * An access token the server issued.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface IssuedToken {
+  readonly accessToken: Redacted.Redacted<string>
+  readonly clientId: string
+  readonly grantType: string
+  /** The scope granted; empty when none. */
+  readonly scope: ReadonlyArray<string>
+  readonly issuedAt: DateTime.Utc
+  readonly expiresAt: DateTime.Utc
+  /** Whether it was revoked when `tokens` was read. */
+  readonly revoked: boolean
+  /** What a token exchange (RFC 8693) issued it for; only on exchanged tokens. */
+  readonly exchange?: TokenExchangeDetails | undefined
+}
