@@ -317,7 +317,8 @@ describe("the npm pack tarball", () => {
     const { XDG_CACHE_HOME: _xdg, ...rest } = childEnv()
     const env = { ...rest, HOME: home }
     const bin = path.join(dir, "node_modules", ".bin", "tokenlayer")
-    const version = async () => expect((await ok(bin, ["--version"], dir, env)).trim()).toBe(packageJson.version)
+    const version = async () =>
+      expect((await ok(bin, ["--version"], dir, env)).trim()).toBe(`tokenlayer ${packageJson.version}`)
     await version()
     const cacheDir = path.join(home, ".cache", "tokenlayer")
     expect(fs.statSync(cacheDir).mode & 0o077).toBe(0)
