@@ -32,12 +32,28 @@ export type ClientAuthMethod =
 export type RefreshTokenMode = "rotate" | "reuse" | "none"
 
 /**
+ * What the tokens of a client or a service account are: their lifetime and the scopes it may ask for.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TokenRules {
+  /** The lifetime of its tokens (`expires_in`, whole seconds). Default: the server's `tokenLifetime`. */
+  readonly tokenLifetime?: Duration.DurationInput | undefined
+  /**
+   * The scopes it may ask for: any other is `invalid_scope`, and a request without `scope` gets them all.
+   * Default: any scope, and none when it asks for none.
+   */
+  readonly scopes?: ReadonlyArray<string> | undefined
+}
+
+/**
  * A client the server knows.
  *
  * @since 0.1.0
  * @category models
  */
-export interface ClientRegistration {
+export interface ClientRegistration extends TokenRules {
   readonly id: string
   /** Its secret, for the secret-based methods. A `none` client (public: device flow, CLI) has none. */
   readonly secret?: string | undefined
@@ -48,13 +64,6 @@ export interface ClientRegistration {
    * (RSA: RS256..PS512, EC P-256: ES256, ...). `client_secret_jwt` clients use `secret` (HS256/384/512).
    */
   readonly publicKey?: PublicKey | undefined
-  /** The lifetime of its tokens (`expires_in`, whole seconds). Default: the server's `tokenLifetime`. */
-  readonly tokenLifetime?: Duration.DurationInput | undefined
-  /**
-   * The scopes it may ask for: any other is `invalid_scope`, and a request without `scope` gets them all.
-   * Default: any scope, and none when it asks for none.
-   */
-  readonly scopes?: ReadonlyArray<string> | undefined
   /**
    * Its refresh tokens (from the device flow and `issueRefreshToken`), traded with
    * `grant_type=refresh_token`:
@@ -101,7 +110,7 @@ export type PublicKey = string | Jose.JWK | Jose.CryptoKey | Jose.KeyObject
  * @since 0.1.0
  * @category models
  */
-export interface ServiceAccountRegistration {
+export interface ServiceAccountRegistration extends TokenRules {
   /** The key id its assertions name in `kid`. An account may have several keys: register each. */
   readonly keyId: string
   /** The account's email: `iss` of its assertions, and the client id of its tokens. */
@@ -112,10 +121,6 @@ export interface ServiceAccountRegistration {
   readonly publicKey?: PublicKey | undefined
   /** The one algorithm to accept. Default: any the key fits (HS256/384/512 for a secret). */
   readonly alg?: string | undefined
-  /** The lifetime of its tokens. Default: the server's `tokenLifetime`. */
-  readonly tokenLifetime?: Duration.DurationInput | undefined
-  /** The scopes it may ask for (as `ClientRegistration.scopes`). */
-  readonly scopes?: ReadonlyArray<string> | undefined
 }
 
 /**

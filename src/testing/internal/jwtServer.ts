@@ -197,23 +197,20 @@ const verifyAssertion = (method: "client_secret_jwt" | "private_key_jwt") =>
     )
   )
 
+/** A JWT client assertion method: HMAC keyed by the client's secret, or the client's private key. */
+const assertionMethod = (name: "client_secret_jwt" | "private_key_jwt"): OAuth.ClientAuthMethod => ({
+  name,
+  challenge: false,
+  claim: (request) => claimAssertion(name === "client_secret_jwt")(request),
+  verify: (request, client) => verifyAssertion(name)(request, client)
+})
+
 /**
  * `client_secret_jwt`: a JWT client assertion signed with HMAC keyed by the client's secret.
  *
  * @internal
  */
-export function clientSecretJwt(): OAuth.ClientAuthMethod {
-  return {
-    name: "client_secret_jwt",
-    challenge: false,
-    claim(request) {
-      return claimAssertion(true)(request)
-    },
-    verify(request, client) {
-      return verifyAssertion("client_secret_jwt")(request, client)
-    }
-  }
-}
+export const clientSecretJwt = (): OAuth.ClientAuthMethod => assertionMethod("client_secret_jwt")
 
 /**
  * `private_key_jwt`: a JWT client assertion signed with the client's private key, checked with the
@@ -221,18 +218,7 @@ export function clientSecretJwt(): OAuth.ClientAuthMethod {
  *
  * @internal
  */
-export function privateKeyJwt(): OAuth.ClientAuthMethod {
-  return {
-    name: "private_key_jwt",
-    challenge: false,
-    claim(request) {
-      return claimAssertion(false)(request)
-    },
-    verify(request, client) {
-      return verifyAssertion("private_key_jwt")(request, client)
-    }
-  }
-}
+export const privateKeyJwt = (): OAuth.ClientAuthMethod => assertionMethod("private_key_jwt")
 
 // -----------------------------------------------------------------------------
 // the JWT bearer grant, for service accounts
