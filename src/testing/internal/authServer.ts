@@ -149,7 +149,10 @@ export const make = (
       state.counters.metadataRequests++
       const scopes = new Set<string>()
       for (const client of clients.values()) for (const scope of client.scopes ?? []) scopes.add(scope)
-      const methods = OAuth.clientAuthMethods.map((m) => m.name)
+      // the mTLS methods only where a listener asks for certificates
+      const methods = OAuth.clientAuthMethods.map((m) => m.name).filter((name) =>
+        mtls !== undefined || !name.includes("tls_client_auth")
+      )
       return json({
         issuer: url,
         token_endpoint: tokenUrl,
