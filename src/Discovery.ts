@@ -32,6 +32,15 @@ export interface Metadata {
   readonly grantTypesSupported?: ReadonlyArray<string>
   readonly tokenEndpointAuthMethodsSupported?: ReadonlyArray<string>
   readonly scopesSupported?: ReadonlyArray<string>
+  /**
+   * RFC 8705 §5 `mtls_endpoint_aliases`: where a client that presents a certificate sends its requests
+   * instead (a grant whose `ClientAuth` is `tlsClientAuth` or `selfSignedTlsClientAuth` does).
+   */
+  readonly mtlsEndpointAliases?: {
+    readonly tokenEndpoint?: string
+    readonly deviceAuthorizationEndpoint?: string
+    readonly revocationEndpoint?: string
+  }
   /** The document as the server sent it. */
   readonly document: Readonly<Record<string, unknown>>
 }

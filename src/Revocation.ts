@@ -97,7 +97,7 @@ const revokeWith = (
       hint === undefined ? [["token", token]] : [["token", token], ["token_type_hint", hint]],
       revocationUrl
     )
-    yield* Exchange.exchange(client, Exchange.toHttpRequest(request), url).pipe(
+    yield* Exchange.exchange(Endpoint.httpClientOf(endpoint, client), Exchange.toHttpRequest(request), url).pipe(
       Effect.timeoutFail({
         duration: timeout,
         onTimeout: () =>

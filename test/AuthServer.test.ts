@@ -313,7 +313,14 @@ describe("AuthServer API", () => {
       const stats = yield* AuthServer.stats
       assert.strictEqual(stats.apiRequests, 7)
       assert.deepStrictEqual(stats.apiByStatus, { 200: 3, 401: 4 })
-      assert.deepStrictEqual(stats.unauthorizedBy, { missing: 2, unknown: 1, expired: 1, revoked: 0, forced: 0 })
+      assert.deepStrictEqual(stats.unauthorizedBy, {
+        missing: 2,
+        unknown: 1,
+        expired: 1,
+        revoked: 0,
+        forced: 0,
+        certificate: 0
+      })
     }).pipe(Effect.provide(TestLayer)))
 
   it.effect("refuses revoked tokens: by value, by client, and through POST /revoke (RFC 7009)", () =>
@@ -367,7 +374,14 @@ describe("AuthServer API", () => {
 
       const stats = yield* AuthServer.stats
       assert.strictEqual(stats.revocationRequests, 5)
-      assert.deepStrictEqual(stats.unauthorizedBy, { missing: 0, unknown: 0, expired: 0, revoked: 3, forced: 0 })
+      assert.deepStrictEqual(stats.unauthorizedBy, {
+        missing: 0,
+        unknown: 0,
+        expired: 0,
+        revoked: 3,
+        forced: 0,
+        certificate: 0
+      })
       assert.deepStrictEqual((yield* AuthServer.tokens).map((t) => t.revoked), [true, true, true])
     }).pipe(Effect.provide(TestLayer)))
 
@@ -388,7 +402,7 @@ describe("AuthServer API", () => {
         tokenRequestsBy: {},
         apiRequests: 0,
         apiByStatus: {},
-        unauthorizedBy: { missing: 0, unknown: 0, expired: 0, revoked: 0, forced: 0 },
+        unauthorizedBy: { missing: 0, unknown: 0, expired: 0, revoked: 0, forced: 0, certificate: 0 },
         revocationRequests: 0,
         deviceAuthorizationRequests: 0,
         metadataRequests: 0

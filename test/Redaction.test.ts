@@ -5,9 +5,11 @@
  */
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Effect, Exit, Layer, Redacted, TestClock } from "effect"
+import { Cause, Effect, Exit, Layer, Option, Redacted, TestClock } from "effect"
 import { inspect } from "node:util"
-import { ClientAuth, Grant, RefreshPolicy, RetryPolicy, Token, TokenService, TokenStore } from "tokenlayer"
+import { ClientAuth, Grant, MutualTls, RefreshPolicy, RetryPolicy, Token, TokenService, TokenStore } from "tokenlayer"
+import { AuthServer } from "tokenlayer/testing"
+import { makeCertificates } from "./support/certificates.js"
 import { captureLogs } from "./support/logs.js"
 import * as TokenEndpoint from "./support/tokenEndpoint.js"
 
@@ -203,4 +205,62 @@ describe("secrets and tokens are never printed", () => {
       assert.isTrue(Exit.isFailure(exit))
       checkExit(exit, logs)
     }))
+})
+
+describe("mutual TLS: no private key material in any output", () => {
+  const certs = makeCertificates()
+  // every line of the keys' base64 bodies
+  const keyLines = [certs.client.privateKey, certs.other.privateKey]
+    .flatMap((pem) => pem.split("\n"))
+    .filter((line) => line !== "" && !line.startsWith("-----"))
+  const assertNoKey = (what: string, value: unknown) => {
+    for (const [how, text] of renderings(value)) {
+      for (const line of keyLines) assert.isFalse(text.includes(line), `${what} (${how}) contains key material`)
+    }
+  }
+  const tlsOf = (certificate: string, privateKey: string) =>
+    MutualTls.make({ certificate: Redacted.make(certificate), privateKey: Redacted.make(privateKey), ca: certs.ca })
+
+  it.scoped("the MutualTls value, its ClientAuth, and a bad pair's CertificateError and Cause", () =>
+    Effect.gen(function*() {
+      const tls = yield* tlsOf(certs.client.certificate, certs.client.privateKey)
+      assertNoKey("MutualTls", tls)
+      assertNoKey("ClientAuth.tlsClientAuth", ClientAuth.tlsClientAuth(tls))
+      assertNoKey("ClientAuth.selfSignedTlsClientAuth", ClientAuth.selfSignedTlsClientAuth(tls))
+      for (
+        const [certificate, privateKey] of [
+          [certs.client.certificate, certs.other.privateKey],
+          [certs.client.privateKey, certs.client.privateKey],
+          [certs.client.certificate, certs.client.privateKey.slice(0, 200)]
+        ] as const
+      ) {
+        const exit = yield* Effect.exit(tlsOf(certificate, privateKey))
+        assert.isTrue(Exit.isFailure(exit))
+        if (Exit.isFailure(exit)) {
+          assertNoKey("CertificateError", Cause.squash(exit.cause))
+          assertNoKey("Cause.pretty", Cause.pretty(exit.cause))
+        }
+      }
+    }))
+
+  it.scoped("a token request refused over mTLS: the error and the logs", () =>
+    Effect.gen(function*() {
+      const server = yield* AuthServer.AuthServer
+      const tls = yield* tlsOf(certs.other.certificate, certs.other.privateKey)
+      const grant = yield* Effect.orDie(Grant.ClientCredentials.make({
+        tokenUrl: server.mtls!.tokenUrl,
+        clientId: "app",
+        clientAuth: ClientAuth.tlsClientAuth(tls)
+      }))
+      const [exit, logs] = yield* captureLogs(Effect.exit(grant.request(Option.none())))
+      assert.isTrue(Exit.isFailure(exit))
+      if (Exit.isFailure(exit)) assertNoKey("HttpError", Cause.squash(exit.cause))
+      for (const line of logs) assertNoKey("log", line)
+    }).pipe(Effect.provide(Layer.merge(
+      AuthServer.layer({
+        mutualTls: { certificate: certs.server.certificate, privateKey: certs.server.privateKey, ca: certs.ca },
+        clients: [{ id: "app", method: "tls_client_auth", tlsSubject: "CN=app, O=Tokenlayer Test" }]
+      }),
+      NodeHttpClient.layerUndici
+    ))))
 })

@@ -190,7 +190,11 @@ export const deviceFlow = (
       resolved.authorizationParams,
       authorizationUrl
     )
-    const authorization = yield* authorize(http, authorizationRequest, resolved.interval).pipe(
+    const authorization = yield* authorize(
+      Endpoint.httpClientOf(endpoint, http),
+      authorizationRequest,
+      resolved.interval
+    ).pipe(
       timed(httpTimeout, authorizationUrl)
     )
     const deadline = authorization.info.expiresAt.epochMillis

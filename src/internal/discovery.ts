@@ -38,7 +38,12 @@ const MetadataDocument = Schema.Struct({
   revocation_endpoint: Schema.optional(EndpointUrl),
   grant_types_supported: Schema.optional(Schema.Array(Schema.String)),
   token_endpoint_auth_methods_supported: Schema.optional(Schema.Array(Schema.String)),
-  scopes_supported: Schema.optional(Schema.Array(Schema.String))
+  scopes_supported: Schema.optional(Schema.Array(Schema.String)),
+  mtls_endpoint_aliases: Schema.optional(Schema.Struct({
+    token_endpoint: Schema.optional(EndpointUrl),
+    device_authorization_endpoint: Schema.optional(EndpointUrl),
+    revocation_endpoint: Schema.optional(EndpointUrl)
+  }))
 }).annotations({ identifier: "AuthorizationServerMetadata" })
 
 const decodeDocument = Schema.decodeUnknownEither(MetadataDocument)
@@ -128,8 +133,42 @@ const toMetadata = (
       ? {}
       : { tokenEndpointAuthMethodsSupported: doc.token_endpoint_auth_methods_supported }),
     ...(doc.scopes_supported === undefined ? {} : { scopesSupported: doc.scopes_supported }),
+    ...mtlsAliasesOf(doc.mtls_endpoint_aliases),
     document: json as Readonly<Record<string, unknown>>
   })
+}
+
+/** RFC 8705 §5's `mtls_endpoint_aliases`, the endpoints tokenlayer uses among them. */
+const mtlsAliasesOf = (
+  aliases: typeof MetadataDocument.Type["mtls_endpoint_aliases"]
+): Pick<Discovery.Metadata, "mtlsEndpointAliases"> =>
+  aliases === undefined ? {} : {
+    mtlsEndpointAliases: {
+      ...(aliases.token_endpoint === undefined ? {} : { tokenEndpoint: aliases.token_endpoint }),
+      ...(aliases.device_authorization_endpoint === undefined
+        ? {}
+        : { deviceAuthorizationEndpoint: aliases.device_authorization_endpoint }),
+      ...(aliases.revocation_endpoint === undefined ? {} : { revocationEndpoint: aliases.revocation_endpoint })
+    }
+  }
+
+/**
+ * The endpoints of a client that presents a certificate (RFC 8705 §5): each mTLS alias the metadata
+ * has, else the endpoint itself.
+ *
+ * @internal
+ */
+export const mtlsEndpoints = (metadata: Discovery.Metadata): Discovery.Metadata => {
+  const aliases = metadata.mtlsEndpointAliases
+  if (aliases === undefined) return metadata
+  const device = aliases.deviceAuthorizationEndpoint ?? metadata.deviceAuthorizationEndpoint
+  const revocation = aliases.revocationEndpoint ?? metadata.revocationEndpoint
+  return {
+    ...metadata,
+    tokenEndpoint: aliases.tokenEndpoint ?? metadata.tokenEndpoint,
+    ...(device === undefined ? {} : { deviceAuthorizationEndpoint: device }),
+    ...(revocation === undefined ? {} : { revocationEndpoint: revocation })
+  }
 }
 
 /**

@@ -219,8 +219,21 @@ export const make = (
   const discovery = typeof options.issuer === "string"
     ? InternalDiscovery.unsafeMake(options.issuer, client)
     : options.issuer
-  return { ...base, issuer: discovery.issuer, endpoints: discovery.metadata }
+  // a client that presents a certificate uses the metadata's mTLS aliases (RFC 8705 §5)
+  const endpoints = who.auth?.httpClient === undefined
+    ? discovery.metadata
+    : Effect.map(discovery.metadata, InternalDiscovery.mtlsEndpoints)
+  return { ...base, issuer: discovery.issuer, endpoints }
 }
+
+/**
+ * The client an endpoint's requests go over: its `ClientAuth`'s own (the `MutualTls` client, which
+ * presents the certificate), else the grant's.
+ *
+ * @internal
+ */
+export const httpClientOf = (endpoint: Endpoint, http: HttpClient.HttpClient): HttpClient.HttpClient =>
+  endpoint.auth?.httpClient ?? http
 
 /**
  * The token endpoint's URL.

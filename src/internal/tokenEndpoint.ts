@@ -124,7 +124,7 @@ export const grantRequest = (
   Effect.flatMap(Endpoint.tokenUrl(endpoint), (tokenUrl) =>
     Effect.flatMap(
       request(endpoint, tokenUrl, [["grant_type", grantType], ...params]),
-      (r) => sendWith(http, r)
+      (r) => sendWith(Endpoint.httpClientOf(endpoint, http), r)
     ))
 
 /** Turns a token endpoint's 2xx answer into a `Token` (RFC 6749 §5.1) or an `HttpError` (§5.2). */

@@ -21,6 +21,8 @@ export type ClientAuthMethod =
   | "client_secret_post"
   | "client_secret_jwt"
   | "private_key_jwt"
+  | "tls_client_auth"
+  | "self_signed_tls_client_auth"
   | "none"
 
 /**
@@ -64,6 +66,15 @@ export interface ClientRegistration extends TokenRules {
    * (RSA: RS256..PS512, EC P-256: ES256, ...). `client_secret_jwt` clients use `secret` (HS256/384/512).
    */
   readonly publicKey?: PublicKey | undefined
+  /**
+   * `tls_client_auth` (RFC 8705 §2.1): the subject DN its certificate must have, as Node prints it with
+   * `, ` between the attributes (`CN=app, O=Example`), in any order. It must also chain to `mutualTls.ca`.
+   */
+  readonly tlsSubject?: string | undefined
+  /** `tls_client_auth`: instead of the subject, a subject alternative name it must have (`DNS:app.example`). */
+  readonly tlsSan?: string | undefined
+  /** `self_signed_tls_client_auth` (RFC 8705 §2.2): its certificate (PEM), matched by SHA-256 thumbprint. */
+  readonly certificate?: string | undefined
   /**
    * Its refresh tokens (from the device flow and `issueRefreshToken`), traded with
    * `grant_type=refresh_token`:
@@ -138,6 +149,27 @@ export interface Options {
   readonly tokenExchange?: TokenExchangeOptions | undefined
   /** Grant types the library does not ship, served by the token endpoint. */
   readonly grantTypes?: ReadonlyArray<CustomGrantType> | undefined
+  /**
+   * Mutual TLS (RFC 8705): a second listener, https on 127.0.0.1, that asks every client for a
+   * certificate (`mtlsUrl`, named in the discovery document's `mtls_endpoint_aliases`). Tokens requested
+   * over it with a certificate are bound to it (`cnf.x5t#S256`): the API accepts them only from a
+   * connection that presents the same certificate.
+   */
+  readonly mutualTls?: MutualTlsOptions | undefined
+}
+
+/**
+ * The https listener's settings (PEM strings).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface MutualTlsOptions {
+  /** The server's certificate (for 127.0.0.1: a subject alternative name `IP:127.0.0.1`). */
+  readonly certificate: string
+  readonly privateKey: string
+  /** The CAs whose client certificates `tls_client_auth` accepts. */
+  readonly ca?: string | ReadonlyArray<string> | undefined
 }
 
 /**
@@ -147,7 +179,7 @@ export interface Options {
  * @since 0.1.0
  * @category models
  */
-export type UnauthorizedReason = "missing" | "unknown" | "expired" | "revoked" | "forced"
+export type UnauthorizedReason = "missing" | "unknown" | "expired" | "revoked" | "forced" | "certificate"
 
 /**
  * What the server has answered since it started (or since `resetStats`).
@@ -212,4 +244,6 @@ export interface IssuedToken {
   readonly revoked: boolean
   /** What a token exchange (RFC 8693) issued it for; only on exchanged tokens. */
   readonly exchange?: TokenExchangeDetails | undefined
+  /** RFC 8705 §3: the `x5t#S256` of the certificate it is bound to; only on certificate-bound tokens. */
+  readonly certificateThumbprint?: string | undefined
 }

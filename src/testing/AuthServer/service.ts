@@ -37,6 +37,18 @@ export interface Service {
   readonly verificationUrl: string
   /** `${url}/api/<path>` (a leading `/` in `path` is dropped). */
   readonly apiUrl: (path?: string) => string
+  /**
+   * The https listener that asks for client certificates, when `mutualTls` was given (RFC 8705): the
+   * same endpoints and API, named in the discovery document's `mtls_endpoint_aliases`.
+   */
+  readonly mtls?: {
+    /** `https://127.0.0.1:<port>` */
+    readonly url: string
+    /** `${mtls.url}/token` */
+    readonly tokenUrl: string
+    /** `${mtls.url}/api/<path>`: where certificate-bound tokens are accepted, from the same certificate. */
+    readonly apiUrl: (path?: string) => string
+  } | undefined
   /** Adds a client, or replaces the one with the same id. */
   readonly register: (client: ClientRegistration) => Effect.Effect<void>
   /** Adds a service account key, or replaces the one with the same key id. A bad key is a defect. */

@@ -10,7 +10,8 @@ import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import type * as AuthServer from "../AuthServer.js"
-import { json } from "./httpParts.js"
+import { json, peerCertificateOf } from "./httpParts.js"
+import * as MtlsServer from "./mtlsServer.js"
 import { realm } from "./oauthServer.js"
 import * as State from "./serverState.js"
 
@@ -45,6 +46,15 @@ export const make = (state: State.State) => {
         if (record.revoked) return unauthorized("revoked", "the access token was revoked")
         const now = yield* DateTime.now
         if (!DateTime.lessThan(now, record.expiresAt)) return unauthorized("expired", "the access token expired")
+        if (record.certificateThumbprint !== undefined) {
+          const peer = peerCertificateOf(request)
+          if (peer === undefined || MtlsServer.thumbprint(peer.certificate) !== record.certificateThumbprint) {
+            return unauthorized(
+              "certificate",
+              "the access token is bound to a client certificate this request did not present"
+            )
+          }
+        }
         return json({
           ok: true,
           method: request.method,

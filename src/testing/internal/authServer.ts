@@ -21,6 +21,8 @@ import * as DeviceServer from "./deviceServer.js"
 import * as ExchangeServer from "./exchangeServer.js"
 import { formEndpoint, json, readForm, socketOf } from "./httpParts.js"
 import * as JwtServer from "./jwtServer.js"
+import * as MtlsListener from "./mtlsListener.js"
+import * as MtlsServer from "./mtlsServer.js"
 import * as OAuth from "./oauthServer.js"
 import * as RefreshServer from "./refreshServer.js"
 import * as State from "./serverState.js"
@@ -42,6 +44,9 @@ export const make = (
     const discoveryUrl = `${url}/.well-known/oauth-authorization-server`
     const deviceAuthorizationUrl = `${url}/device_authorization`
     const verificationUrl = `${url}/device`
+    // RFC 8705: an https listener that asks for a client certificate (and decides itself what to accept)
+    const mtlsServer = options.mutualTls === undefined ? undefined : yield* MtlsListener.listen(options.mutualTls)
+    const mtls = mtlsServer === undefined ? undefined : MtlsListener.urls(mtlsServer)
     // the Clock of the context the server is built in: a TestClock when built inside `it.effect`
     const clock = yield* Effect.clock
 
@@ -84,6 +89,12 @@ export const make = (
       }
       // a private_key_jwt client needs a public key that can verify (throws, as above, when not)
       if (method === "private_key_jwt") JwtServer.verifyKey(`client ${client.id}`, { publicKey: client.publicKey })
+      if (method === "tls_client_auth" && client.tlsSubject === undefined && client.tlsSan === undefined) {
+        throw new Error(`AuthServer: client ${client.id} (tls_client_auth) needs a tlsSubject or a tlsSan`)
+      }
+      if (method === "self_signed_tls_client_auth" && client.certificate === undefined) {
+        throw new Error(`AuthServer: client ${client.id} (self_signed_tls_client_auth) needs a certificate`)
+      }
       refresh.register(client)
       clients.set(client.id, {
         id: client.id,
@@ -91,7 +102,12 @@ export const make = (
         method: client.method ?? "client_secret_basic",
         tokenLifetime: client.tokenLifetime === undefined ? defaultLifetime : Duration.decode(client.tokenLifetime),
         scopes: client.scopes,
-        publicKey: client.publicKey
+        publicKey: client.publicKey,
+        tlsSubject: client.tlsSubject,
+        tlsSan: client.tlsSan,
+        ...(client.certificate === undefined
+          ? {}
+          : { certificateThumbprint: MtlsServer.thumbprintOfPem(`client ${client.id}`, client.certificate) })
       })
     }
     for (const client of options.clients ?? []) registerNow(client)
@@ -133,7 +149,10 @@ export const make = (
       state.counters.metadataRequests++
       const scopes = new Set<string>()
       for (const client of clients.values()) for (const scope of client.scopes ?? []) scopes.add(scope)
-      const methods = OAuth.clientAuthMethods.map((m) => m.name)
+      // the mTLS methods only where a listener asks for certificates
+      const methods = OAuth.clientAuthMethods.map((m) => m.name).filter((name) =>
+        mtls !== undefined || !name.includes("tls_client_auth")
+      )
       return json({
         issuer: url,
         token_endpoint: tokenUrl,
@@ -142,6 +161,14 @@ export const make = (
         grant_types_supported: grantHandlers.map((g) => g.grantType),
         token_endpoint_auth_methods_supported: methods,
         revocation_endpoint_auth_methods_supported: methods,
+        ...(mtls === undefined ? {} : {
+          mtls_endpoint_aliases: {
+            token_endpoint: mtls.tokenUrl,
+            revocation_endpoint: `${mtls.url}/revoke`,
+            device_authorization_endpoint: `${mtls.url}/device_authorization`
+          },
+          tls_client_certificate_bound_access_tokens: true
+        }),
         ...(scopes.size === 0 ? {} : { scopes_supported: [...scopes].sort() })
       })
     }
@@ -183,6 +210,9 @@ export const make = (
     }).pipe(Effect.withClock(clock), Effect.provideService(JwtServer.CurrentJwtState, jwt))
 
     yield* HttpServer.serveEffect(app)
+    if (mtlsServer !== undefined) {
+      yield* Effect.provideService(HttpServer.serveEffect(app), HttpServer.HttpServer, mtlsServer)
+    }
 
     const service: AuthServer.Service = {
       url,
@@ -193,6 +223,7 @@ export const make = (
       deviceAuthorizationUrl,
       verificationUrl,
       apiUrl: (path = "") => `${url}/api/${path.replace(/^\/+/, "")}`,
+      ...(mtls === undefined ? {} : { mtls }),
       register: (client) => Effect.sync(() => registerNow(client)),
       registerServiceAccount: (account) => Effect.sync(() => jwt.register(account)),
       inject: (...faults) => Effect.sync(() => void state.faults.push(...faults)),

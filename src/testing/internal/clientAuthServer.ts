@@ -9,6 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as crypto from "node:crypto"
 import * as JwtServer from "./jwtServer.js"
+import * as MtlsServer from "./mtlsServer.js"
 import { invalidRequest, OAuthError, param, realm } from "./oauthBase.js"
 import type { Client, EndpointRequest } from "./oauthServer.js"
 
@@ -135,6 +136,8 @@ export const clientAuthMethods: ReadonlyArray<ClientAuthMethod> = [
   clientSecretPost,
   JwtServer.clientSecretJwt(),
   JwtServer.privateKeyJwt(),
+  MtlsServer.tlsClientAuth,
+  MtlsServer.selfSignedTlsClientAuth,
   none
 ]
 
@@ -184,11 +187,17 @@ export const authenticateClient = (
   lookup: (clientId: string) => Client | undefined
 ): Effect.Effect<Client, OAuthError> =>
   Effect.suspend(() => {
-    const claims: Array<readonly [ClientAuthMethod, string]> = []
+    let claims: Array<readonly [ClientAuthMethod, string]> = []
     for (const method of clientAuthMethods) {
       const claim = method.claim(request)
       if (Either.isLeft(claim)) return Effect.fail(claim.left)
       if (claim.right !== undefined) claims.push([method, claim.right])
+    }
+    // a certificate and a client_id: none or one of the mTLS methods, as the client registered
+    const first = claims[0]
+    if (claims.length > 1 && claims.every(([m, id]) => MtlsServer.idOnlyMethods.has(m.name) && id === first?.[1])) {
+      const registered = lookup(first![1])?.method
+      claims = [claims.find(([m]) => m.name === registered) ?? claims.find(([m]) => m.name !== "none")!]
     }
     if (claims.length > 1) {
       return Effect.fail(

@@ -8,7 +8,9 @@ import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequ
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Effect from "effect/Effect"
+import type * as crypto from "node:crypto"
 import type * as net from "node:net"
+import type * as tls from "node:tls"
 import { invalidRequest, OAuthError } from "./oauthBase.js"
 import type { EndpointRequest } from "./oauthServer.js"
 
@@ -48,6 +50,27 @@ export const socketOf = (request: HttpServerRequest.HttpServerRequest): net.Sock
 }
 
 /**
+ * The client certificate of a request over the mTLS listener, when the client presented one, and
+ * whether it chains to the listener's CA (`authorizationError`: Node's code, `CERT_HAS_EXPIRED`, when not).
+ *
+ * @internal
+ */
+export interface PeerCertificate {
+  readonly certificate: crypto.X509Certificate
+  readonly authorizationError?: string | undefined
+}
+
+/** @internal */
+export const peerCertificateOf = (request: HttpServerRequest.HttpServerRequest): PeerCertificate | undefined => {
+  const socket = socketOf(request) as Partial<tls.TLSSocket> | undefined
+  if (socket?.getPeerX509Certificate === undefined) return undefined
+  const certificate = socket.getPeerX509Certificate()
+  if (certificate === undefined) return undefined
+  const error = socket.authorized === true ? undefined : socket.authorizationError
+  return { certificate, ...(error === undefined ? {} : { authorizationError: String(error) }) }
+}
+
+/**
  * The headers and the form body of a request (an empty form when the body is not one).
  *
  * @internal
@@ -55,10 +78,14 @@ export const socketOf = (request: HttpServerRequest.HttpServerRequest): net.Sock
 export const readForm = (request: HttpServerRequest.HttpServerRequest): Effect.Effect<EndpointRequest> =>
   Effect.map(
     Effect.orElseSucceed(request.text, () => ""),
-    (text): EndpointRequest => ({
-      headers: request.headers,
-      form: new URLSearchParams(isForm(request.headers["content-type"]) ? text : "")
-    })
+    (text): EndpointRequest => {
+      const peer = peerCertificateOf(request)
+      return {
+        headers: request.headers,
+        form: new URLSearchParams(isForm(request.headers["content-type"]) ? text : ""),
+        ...(peer === undefined ? {} : { peer })
+      }
+    }
   )
 
 /**

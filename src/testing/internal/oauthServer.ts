@@ -17,6 +17,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as crypto from "node:crypto"
 import type * as AuthServer from "../AuthServer.js"
+import type { PeerCertificate } from "./httpParts.js"
 import * as JwtServer from "./jwtServer.js"
 import { grantedScope, type OAuthError, param } from "./oauthBase.js"
 
@@ -38,6 +39,8 @@ export { grantedScope, invalidRequest, OAuthError, param, realm } from "./oauthB
 export interface EndpointRequest {
   readonly headers: Readonly<Record<string, string | undefined>>
   readonly form: URLSearchParams
+  /** The client certificate, over the mTLS listener. */
+  readonly peer?: PeerCertificate | undefined
 }
 
 /**
@@ -54,6 +57,11 @@ export interface Client {
   readonly scopes: ReadonlyArray<string> | undefined
   /** Its public key, for `private_key_jwt`. */
   readonly publicKey?: AuthServer.PublicKey | undefined
+  /** `tls_client_auth`: the subject DN or a SAN its certificate must have. */
+  readonly tlsSubject?: string | undefined
+  readonly tlsSan?: string | undefined
+  /** `self_signed_tls_client_auth`: the thumbprint of its certificate. */
+  readonly certificateThumbprint?: string | undefined
 }
 
 /**
@@ -70,6 +78,8 @@ export interface TokenRecord {
   readonly expiresAt: DateTime.Utc
   /** What a token exchange (RFC 8693) issued it for. */
   readonly exchange?: AuthServer.TokenExchangeDetails | undefined
+  /** RFC 8705 §3: the `x5t#S256` of the certificate it is bound to. */
+  readonly certificateThumbprint?: string | undefined
   revoked: boolean
 }
 

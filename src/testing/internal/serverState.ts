@@ -40,7 +40,7 @@ const emptyCounters = (): Counters => ({
   tokenRequestsBy: {},
   apiRequests: 0,
   apiByStatus: {},
-  unauthorizedBy: { missing: 0, unknown: 0, expired: 0, revoked: 0, forced: 0 },
+  unauthorizedBy: { missing: 0, unknown: 0, expired: 0, revoked: 0, forced: 0, certificate: 0 },
   revocationRequests: 0,
   deviceAuthorizationRequests: 0,
   metadataRequests: 0
@@ -107,5 +107,6 @@ export const issuedToken = (record: TokenRecord): AuthServer.IssuedToken => ({
   issuedAt: record.issuedAt,
   expiresAt: record.expiresAt,
   revoked: record.revoked,
-  ...(record.exchange === undefined ? {} : { exchange: record.exchange })
+  ...(record.exchange === undefined ? {} : { exchange: record.exchange }),
+  ...(record.certificateThumbprint === undefined ? {} : { certificateThumbprint: record.certificateThumbprint })
 })

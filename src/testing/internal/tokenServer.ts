@@ -13,6 +13,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import type * as AuthServer from "../AuthServer.js"
 import { checkForm, errorResponse, json, jsonHeaders, readForm, socketOf } from "./httpParts.js"
+import * as MtlsServer from "./mtlsServer.js"
 import * as OAuth from "./oauthServer.js"
 import * as State from "./serverState.js"
 
@@ -80,11 +81,21 @@ const tokenBody = (result: OAuth.GrantResult, fault: AuthServer.Fault | undefine
   return { ...body, ...result.extra }
 }
 
+/** RFC 8705 §3: a token requested with a client certificate is bound to it. */
+const certificateBinding = (request: OAuth.EndpointRequest): { readonly certificateThumbprint?: string } => {
+  const bound = MtlsServer.bindingOf(request)
+  return bound === undefined ? {} : { certificateThumbprint: bound }
+}
+
 /** @internal */
 export const make = (options: Options) => {
   const { state } = options
 
-  const issue = (lifetimeOverride: number | undefined): OAuth.GrantContext["issue"] => (grant) =>
+  const issue = (
+    lifetimeOverride: number | undefined,
+    request: OAuth.EndpointRequest
+  ): OAuth.GrantContext["issue"] =>
+  (grant) =>
     Effect.map(DateTime.now, (now) => {
       const seconds = lifetimeOverride ??
         Math.floor(Duration.toSeconds(grant.lifetime ?? grant.client.tokenLifetime))
@@ -96,7 +107,8 @@ export const make = (options: Options) => {
         issuedAt: now,
         expiresAt: DateTime.addDuration(now, Duration.seconds(seconds)),
         revoked: false,
-        ...(grant.exchange === undefined ? {} : { exchange: grant.exchange })
+        ...(grant.exchange === undefined ? {} : { exchange: grant.exchange }),
+        ...certificateBinding(request)
       }
       State.addToken(state, record)
       return record
@@ -126,7 +138,7 @@ export const make = (options: Options) => {
         request,
         claimsClient: OAuth.claimedClientId(request) !== undefined,
         authenticateClient: OAuth.authenticateClient(request, options.lookup),
-        issue: issue(lifetimeOverride)
+        issue: issue(lifetimeOverride, request)
       })
     })
 
