@@ -16,8 +16,8 @@ import type * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as internal from "./internal/tokenSource.js"
-import type * as TokenService from "./TokenService.js"
 import { HttpError, TokenSourceError } from "./TokenError.js"
+import type * as TokenService from "./TokenService.js"
 
 /**
  * The token types of RFC 8693 §3 (`subject_token_type`, `actor_token_type`, `requested_token_type`).

@@ -152,10 +152,15 @@ describe("Grant.tokenExchange with token sources", () => {
       const server = yield* AuthServer.AuthServer
       const variable = "TOKENLAYER_TEST_SUBJECT_TOKEN"
       yield* Effect.acquireRelease(
-        Effect.flatMap(k8sToken("system:serviceaccount:ci:env", 900), (t) => Effect.sync(() => (process.env[variable] = t))),
-        () => Effect.sync(() => delete process.env[variable])
+        Effect.flatMap(k8sToken("system:serviceaccount:ci:env", 900), (t) =>
+          Effect.sync(() => (process.env[variable] = t))),
+        () =>
+          Effect.sync(() => delete process.env[variable])
       )
-      const fromEnv = yield* Effect.provide(TokenService.get, exchangeService(server.tokenUrl, TokenSource.env(variable)))
+      const fromEnv = yield* Effect.provide(
+        TokenService.get,
+        exchangeService(server.tokenUrl, TokenSource.env(variable))
+      )
       assert.strictEqual(fromEnv.expiresIn, 900)
       assert.strictEqual((yield* lastExchange)?.subject, "system:serviceaccount:ci:env")
 

@@ -335,7 +335,9 @@ export interface SourceOptions {
  * @since 0.1.0
  * @category keys
  */
-export const sourceKey = (options: Omit<SourceOptions, "assertion"> & { readonly assertion: { readonly name: string } }) =>
+export const sourceKey = (
+  options: Omit<SourceOptions, "assertion"> & { readonly assertion: { readonly name: string } }
+) =>
   makeKey(grantType, [
     ...Internal.keyParts({ tokenUrl: options.tokenUrl, issuer: "", scope: options.scope, clientId: options.clientId }),
     ["assertion", options.assertion.name]
