@@ -13,6 +13,7 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Jwt from "./internal/jwt.js"
+import * as Source from "./internal/tokenSource.js"
 import type * as MutualTls from "./MutualTls.js"
 import type * as TokenError from "./TokenError.js"
 
@@ -51,7 +52,8 @@ export interface ClientAuth {
    * `client_secret_jwt`, `private_key_jwt`.
    */
   readonly method: string
-  readonly authenticate: (context: Context) => Effect.Effect<Credentials>
+  /** A method whose credentials come from a `TokenSource` may fail (the source cannot give a token). */
+  readonly authenticate: (context: Context) => Effect.Effect<Credentials, TokenError.HttpError>
   /**
    * Why this method cannot authenticate, when that is known as it is made: an empty secret
    * (`Redacted.make(process.env.X ?? "")` with `X` unset). A request authenticated by such a method
@@ -407,3 +409,40 @@ export const tlsClientAuth = (tls: MutualTls.Service): ClientAuth => mutualTls("
  */
 export const selfSignedTlsClientAuth = (tls: MutualTls.Service): ClientAuth =>
   mutualTls("self_signed_tls_client_auth", tls)
+/**
+ * A JWT client assertion made by someone else (RFC 7523 §2.2): `client_assertion` from a
+ * `TokenSource`, read before each request (Azure workload identity's `AZURE_FEDERATED_TOKEN_FILE`, a CI
+ * job's OIDC token), with `client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer`
+ * and `client_id` (the grant's). No secret and no key: the workload's identity is the credential. An
+ * assertion past its `exp` is never sent (an `HttpError` naming the source).
+ *
+ * @example
+ * ```ts
+ * import { ClientAuth, Grant, TokenSource } from "tokenlayer"
+ *
+ * // Azure workload identity
+ * const GrantLive = Grant.clientCredentials({
+ *   tokenUrl: `https://login.microsoftonline.com/${process.env.AZURE_TENANT_ID}/oauth2/v2.0/token`,
+ *   clientId: process.env.AZURE_CLIENT_ID ?? "",
+ *   clientAuth: ClientAuth.clientAssertion({
+ *     assertion: TokenSource.file(process.env.AZURE_FEDERATED_TOKEN_FILE ?? "")
+ *   }),
+ *   scope: "https://graph.microsoft.com/.default"
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const clientAssertion = (options: { readonly assertion: Source.TokenSource }): ClientAuth => ({
+  method: "private_key_jwt",
+  authenticate: ({ clientId }) =>
+    Effect.map(Source.usable(options.assertion), (assertion) => ({
+      headers: [],
+      params: [
+        ["client_id", clientId],
+        ["client_assertion_type", jwtBearerAssertionType],
+        ["client_assertion", assertion.token]
+      ]
+    }))
+})

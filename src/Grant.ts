@@ -25,6 +25,7 @@ import * as Custom from "./Grant/Custom.js"
 import * as DeviceCode from "./Grant/DeviceCode.js"
 import * as JwtBearer from "./Grant/JwtBearer.js"
 import * as RefreshToken from "./Grant/RefreshToken.js"
+import * as TokenExchange from "./Grant/TokenExchange.js"
 import * as internal from "./internal/grant.js"
 import * as Urls from "./internal/urls.js"
 import type * as TokenError from "./TokenError.js"
@@ -45,7 +46,9 @@ export {
   /** @since 0.1.0 */
   JwtBearer,
   /** @since 0.1.0 */
-  RefreshToken
+  RefreshToken,
+  /** @since 0.1.0 */
+  TokenExchange
 }
 
 /**
@@ -348,3 +351,29 @@ export const jwtBearer = (
  */
 export const custom = (options: Custom.Options): Layer.Layer<Grant, never, HttpClient.HttpClient> =>
   dieOnConfigError(Custom.layer(options))
+
+/**
+ * RFC 8693 token exchange, the subject token from a `TokenSource`: `TokenExchange.layer`, with its
+ * `ConfigError` a defect.
+ *
+ * @example
+ * ```ts
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import { Layer } from "effect"
+ * import { Grant, TokenService, TokenSource } from "tokenlayer"
+ *
+ * const Billing = TokenService.layer().pipe(
+ *   Layer.provide(Grant.tokenExchange({
+ *     tokenUrl: "https://sts.example.com/oauth2/token",
+ *     subject: TokenSource.file("/var/run/secrets/tokens/sts-token"),
+ *     audience: "billing"
+ *   })),
+ *   Layer.provide(NodeHttpClient.layerUndici)
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const tokenExchange = (options: TokenExchange.Options): Layer.Layer<Grant, never, HttpClient.HttpClient> =>
+  dieOnConfigError(TokenExchange.layer(options))

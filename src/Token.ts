@@ -113,7 +113,9 @@ export const TokenResponse = Schema.Struct({
   token_type: Schema.optionalWith(TokenType, { default: () => "Bearer", nullable: true }),
   expires_in: Schema.optionalWith(ExpiresIn, { nullable: true }),
   refresh_token: Schema.optionalWith(Schema.String, { nullable: true }),
-  scope: Schema.optionalWith(Schema.String, { nullable: true })
+  scope: Schema.optionalWith(Schema.String, { nullable: true }),
+  /** RFC 8693 §2.2.1: what a token exchange issued (`urn:ietf:params:oauth:token-type:access_token`). */
+  issued_token_type: Schema.optionalWith(Schema.String, { nullable: true })
 }).annotations({ identifier: "TokenResponse" })
 
 /**
@@ -145,6 +147,8 @@ export interface Token extends Inspectable.Inspectable {
   /** When tokenlayer received the token, by the local Clock. */
   readonly issuedAt: DateTime.Utc
   readonly expiresAt?: DateTime.Utc
+  /** RFC 8693 `issued_token_type`, when a token exchange said what it issued. */
+  readonly issuedTokenType?: string
 }
 
 const TokenProto = {
@@ -159,7 +163,8 @@ const TokenProto = {
       refreshToken: this.refreshToken,
       scope: this.scope,
       issuedAt: this.issuedAt.toJSON(),
-      expiresAt: this.expiresAt?.toJSON()
+      expiresAt: this.expiresAt?.toJSON(),
+      ...(this.issuedTokenType === undefined ? {} : { issuedTokenType: this.issuedTokenType })
     }
   }
 }
@@ -178,6 +183,7 @@ export interface TokenFields {
   readonly scope?: string | undefined
   readonly issuedAt: DateTime.Utc
   readonly expiresAt?: DateTime.Utc | undefined
+  readonly issuedTokenType?: string | undefined
 }
 
 /**
@@ -195,6 +201,7 @@ export const make = (fields: TokenFields): Token => {
   if (fields.scope !== undefined) token.scope = fields.scope
   token.issuedAt = fields.issuedAt
   if (fields.expiresAt !== undefined) token.expiresAt = fields.expiresAt
+  if (fields.issuedTokenType !== undefined) token.issuedTokenType = fields.issuedTokenType
   return token
 }
 
@@ -224,7 +231,8 @@ export const fromResponse = (response: TokenResponse, receivedAt: DateTime.Utc):
     issuedAt: receivedAt,
     expiresAt: response.expires_in === undefined
       ? undefined
-      : DateTime.addDuration(receivedAt, Duration.seconds(response.expires_in))
+      : DateTime.addDuration(receivedAt, Duration.seconds(response.expires_in)),
+    issuedTokenType: response.issued_token_type ?? undefined
   })
 
 /**
@@ -288,7 +296,8 @@ export const StoredToken = Schema.Struct({
   refresh_token: Schema.optional(Schema.NullOr(Schema.String)),
   scope: Schema.optional(Schema.NullOr(Schema.String)),
   expires_at: Schema.optional(Schema.NullOr(Schema.DateTimeUtc)),
-  issued_at: Schema.optional(Schema.DateTimeUtc)
+  issued_at: Schema.optional(Schema.DateTimeUtc),
+  issued_token_type: Schema.optional(Schema.String)
 }).annotations({ identifier: "StoredToken" })
 
 /**
@@ -321,7 +330,8 @@ export const TokenFromStored: Schema.Schema<Token, StoredToken> = Schema.transfo
         refreshToken: stored.refresh_token ? Redacted.make(stored.refresh_token) : undefined,
         scope: stored.scope ?? undefined,
         issuedAt,
-        expiresAt
+        expiresAt,
+        issuedTokenType: stored.issued_token_type
       })
     },
     encode: (token) => ({
@@ -331,7 +341,8 @@ export const TokenFromStored: Schema.Schema<Token, StoredToken> = Schema.transfo
       ...(token.refreshToken === undefined ? {} : { refresh_token: Redacted.value(token.refreshToken) }),
       ...(token.scope === undefined ? {} : { scope: token.scope }),
       ...(token.expiresAt === undefined ? {} : { expires_at: token.expiresAt }),
-      issued_at: token.issuedAt
+      issued_at: token.issuedAt,
+      ...(token.issuedTokenType === undefined ? {} : { issued_token_type: token.issuedTokenType })
     })
   }
 )

@@ -132,7 +132,9 @@ export class HttpError extends Schema.TaggedError<HttpError>()("HttpError", {
   /** The server's `Retry-After`, when it sent one. */
   retryAfter: Schema.optional(Schema.DurationFromSelf),
   /** What tokenlayer saw, in words (never the body, never a secret). */
-  detail: Schema.optional(Schema.String)
+  detail: Schema.optional(Schema.String),
+  /** The token source that failed, nothing sent (`file /var/run/secrets/token`: see `TokenSource`). */
+  source: Schema.optional(Schema.String)
 }) {
   /**
    * Whether trying again may help: transport errors, timeouts, 408, 429, 5xx, and 4xx without an
@@ -269,5 +271,32 @@ export class KeyError extends Schema.TaggedError<KeyError>()("KeyError", {
 }) {
   override get message(): string {
     return `${this.purpose}: cannot sign${this.alg === undefined ? "" : ` ${this.alg}`} assertions: ${this.reason}`
+  }
+}
+
+/**
+ * A token source (`TokenSource`: a file, an environment variable, another service, your effect) could
+ * not give a usable token. Names the source (`file /var/run/secrets/tokens/token`, `env
+ * GITHUB_TOKEN`), never what it held.
+ *
+ * - `Missing`: no such file, an unset or empty variable;
+ * - `Unreadable`: the file could not be read (permissions, I/O);
+ * - `Unsafe`: not a regular file, or writable by other users;
+ * - `TooLarge`: more bytes than a token may have;
+ * - `Invalid`: not a token (a control character, a space, a JWT that does not decode);
+ * - `Expired`: the token's `exp` has passed (nothing is sent with it);
+ * - `Failed`: your effect failed.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class TokenSourceError extends Schema.TaggedError<TokenSourceError>()("TokenSourceError", {
+  source: Schema.String,
+  reason: Schema.Literal("Missing", "Unreadable", "Unsafe", "TooLarge", "Invalid", "Expired", "Failed"),
+  detail: Schema.String,
+  expiredAt: Schema.optional(Schema.DateTimeUtcFromSelf)
+}) {
+  override get message(): string {
+    return `token source ${this.source}: ${this.detail}`
   }
 }

@@ -68,3 +68,8 @@ export * as TokenHttpClient from "./TokenHttpClient.js"
  * @since 0.1.0
  */
 export * as TokenManager from "./TokenManager.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as TokenSource from "./TokenSource.js"

@@ -7,7 +7,17 @@ import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Layer, Option, Redacted, TestClock } from "effect"
 import { inspect } from "node:util"
-import { ClientAuth, Grant, MutualTls, RefreshPolicy, RetryPolicy, Token, TokenService, TokenStore } from "tokenlayer"
+import {
+  ClientAuth,
+  Grant,
+  MutualTls,
+  RefreshPolicy,
+  RetryPolicy,
+  Token,
+  TokenService,
+  TokenSource,
+  TokenStore
+} from "tokenlayer"
 import { AuthServer } from "tokenlayer/testing"
 import { makeCertificates } from "./support/certificates.js"
 import { captureLogs } from "./support/logs.js"
@@ -263,4 +273,64 @@ describe("mutual TLS: no private key material in any output", () => {
       }),
       NodeHttpClient.layerUndici
     ))))
+})
+
+describe("subject, actor and assertion tokens from token sources are never printed", () => {
+  const refusing = Effect.flatMap(
+    TokenEndpoint.TokenEndpoint,
+    (endpoint) => endpoint.respond({ status: 400, body: { error: "invalid_grant" } })
+  )
+
+  it.effect("a source's token, and the error of a source whose effect failed quoting it", () =>
+    Effect.gen(function*() {
+      const got = yield* TokenSource.succeed(Redacted.make(ACCESS)).get
+      for (const [how, text] of renderings(got)) assertClean(`a source's token (${how})`, text)
+      const failing = TokenSource.make({ name: "metadata", token: Effect.fail(new Error(`bad token ${ACCESS}`)) })
+      const error = yield* Effect.flip(failing.get)
+      for (const [how, text] of renderings(error)) assertClean(`a source's error (${how})`, text)
+    }))
+
+  it.effect("a refused exchange: the subject and actor tokens are in no error or log", () =>
+    Effect.gen(function*() {
+      yield* refusing
+      const endpoint = yield* TokenEndpoint.TokenEndpoint
+      const [exit, logs] = yield* captureLogs(Effect.exit(Effect.provide(
+        TokenService.get,
+        TokenService.layer().pipe(
+          Layer.provide(Grant.tokenExchange({
+            tokenUrl: endpoint.url,
+            clientId: "client-1",
+            clientSecret: Redacted.make(SECRET),
+            subject: TokenSource.succeed(Redacted.make(ACCESS)),
+            actor: TokenSource.succeed(Redacted.make(REFRESH))
+          })),
+          Layer.provide(NodeHttpClient.layerUndici)
+        )
+      )))
+      assert.isTrue(Exit.isFailure(exit))
+      checkExit(exit, logs)
+      const [request] = yield* endpoint.requests
+      assert.strictEqual(request!.form.get("subject_token"), ACCESS)
+      assert.strictEqual(request!.form.get("actor_token"), REFRESH)
+    }).pipe(Effect.provide(TokenEndpoint.layer)))
+
+  it.effect("a refused client assertion from a source: it is in no error or log", () =>
+    Effect.gen(function*() {
+      yield* refusing
+      const endpoint = yield* TokenEndpoint.TokenEndpoint
+      const [exit, logs] = yield* captureLogs(Effect.exit(Effect.provide(
+        TokenService.get,
+        TokenService.layer().pipe(
+          Layer.provide(Grant.clientCredentials({
+            tokenUrl: endpoint.url,
+            clientId: "client-1",
+            clientAuth: ClientAuth.clientAssertion({ assertion: TokenSource.succeed(Redacted.make(ACCESS)) })
+          })),
+          Layer.provide(NodeHttpClient.layerUndici)
+        )
+      )))
+      assert.isTrue(Exit.isFailure(exit))
+      checkExit(exit, logs)
+      assert.strictEqual((yield* endpoint.requests)[0]!.form.get("client_assertion"), ACCESS)
+    }).pipe(Effect.provide(TokenEndpoint.layer)))
 })

@@ -19,6 +19,7 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
 import type * as ClientAuth from "../ClientAuth.js"
+import { none as ClientAuthNone } from "../ClientAuth.js"
 import * as Endpoint from "../internal/endpoint.js"
 import { Grant as GrantTag, makeKey } from "../internal/grant.js"
 import type { Service } from "../internal/grant.js"
@@ -26,6 +27,7 @@ import * as GrantConfig from "../internal/grantConfig.js"
 import * as Jwt from "../internal/jwt.js"
 import * as Internal from "../internal/jwtBearer.js"
 import * as TokenEndpoint from "../internal/tokenEndpoint.js"
+import * as Source from "../internal/tokenSource.js"
 import type { KeyError } from "../TokenError.js"
 
 /**
@@ -304,3 +306,95 @@ export const layerConfig = (
   config: Config.Config<Options> = optionsConfig
 ): Layer.Layer<GrantTag, ConfigError.ConfigError | KeyError, HttpClient.HttpClient> =>
   Layer.effect(GrantTag, Effect.flatMap(config, make))
+
+// -----------------------------------------------------------------------------
+// an assertion made by someone else (a workload identity)
+// -----------------------------------------------------------------------------
+
+/**
+ * The options of the JWT bearer grant whose assertion is made by someone else: a `TokenSource` (a
+ * workload identity's token file, a CI job's OIDC token), read before each request, instead of a key
+ * to sign with. Optionally `scope`, `extraParams`, and `clientId` with `clientAuth`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SourceOptions {
+  readonly tokenUrl: string
+  readonly assertion: Source.TokenSource
+  readonly scope?: string | ReadonlyArray<string> | undefined
+  readonly extraParams?: Readonly<Record<string, string>> | undefined
+  readonly clientId?: string | undefined
+  readonly clientAuth?: ClientAuth.ClientAuth | undefined
+}
+
+/**
+ * The key of a grant built from `SourceOptions`: the token URL, the source's name (never its token),
+ * the scope, the client.
+ *
+ * @since 0.1.0
+ * @category keys
+ */
+export const sourceKey = (
+  options: Omit<SourceOptions, "assertion"> & { readonly assertion: { readonly name: string } }
+) =>
+  makeKey(grantType, [
+    ...Internal.keyParts({ tokenUrl: options.tokenUrl, issuer: "", scope: options.scope, clientId: options.clientId }),
+    ["assertion", options.assertion.name]
+  ])
+
+/**
+ * The JWT bearer grant with an assertion from a source, over the `HttpClient` in context: a
+ * `ConfigError` when `tokenUrl` is not an http(s) URL. An assertion past its `exp` is never sent (an
+ * `HttpError` naming the source).
+ *
+ * @example
+ * ```ts
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import { Layer } from "effect"
+ * import { TokenSource } from "tokenlayer"
+ * import * as JwtBearer from "tokenlayer/Grant/JwtBearer"
+ *
+ * const Federated = JwtBearer.layerFromSource({
+ *   tokenUrl: "https://auth.example.com/oauth2/token",
+ *   assertion: TokenSource.file("/var/run/secrets/tokens/identity")
+ * }).pipe(Layer.provide(NodeHttpClient.layerUndici))
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeFromSource: (
+  options: SourceOptions
+) => Effect.Effect<Service, ConfigError.ConfigError, HttpClient.HttpClient> = Endpoint.checked(
+  (options: SourceOptions) => Endpoint.check({ tokenUrl: options.tokenUrl }),
+  (options: SourceOptions, client: HttpClient.HttpClient): Service => {
+    const params = TokenEndpoint.params([["scope", TokenEndpoint.scopeString(options.scope)]])
+      .concat(Object.entries(options.extraParams ?? {}))
+    const endpoint = Endpoint.make(
+      { tokenUrl: options.tokenUrl },
+      client,
+      options.clientId === undefined ? {} : { clientId: options.clientId, auth: options.clientAuth ?? ClientAuthNone }
+    )
+    return {
+      key: sourceKey(options),
+      request: () =>
+        Effect.flatMap(
+          Source.usable(options.assertion),
+          (assertion) =>
+            TokenEndpoint.grantRequest(client, endpoint, grantType, [["assertion", assertion.token], ...params])
+        )
+    }
+  }
+)
+
+/**
+ * `makeFromSource` as a layer.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerFromSource = (
+  options: SourceOptions
+): Layer.Layer<GrantTag, ConfigError.ConfigError, HttpClient.HttpClient> =>
+  Layer.effect(GrantTag, makeFromSource(options))

@@ -9,6 +9,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as ClientAuth from "../ClientAuth.js"
 import * as Grant from "../Grant.js"
+import * as TokenSource from "../TokenSource.js"
 import * as Errors from "./Errors.js"
 import type { Settings } from "./Settings.js"
 
@@ -85,6 +86,16 @@ const jwtBearerKeyOptions = (settings: Settings) => ({
   ...scopeAudience(settings)
 })
 
+/** Token exchange's options without its client authentication: what its key is made of. */
+const tokenExchangeOptions = (settings: Settings) => ({
+  ...endpointOptions(settings),
+  ...(settings.clientId === undefined ? {} : { clientId: settings.clientId }),
+  subject: TokenSource.file(settings.subjectTokenFile!, {
+    tokenType: settings.subjectTokenType ?? TokenSource.TokenType.jwt
+  }),
+  ...scopeAudience(settings)
+})
+
 /**
  * The key of the settings' grant (`Grant.clientCredentialsKey`, ...): where its token is cached, found
  * without a secret and without building the grant (`status`, `logout`, `profile remove`).
@@ -100,6 +111,8 @@ export const keyOf = (settings: Settings): string => {
       return Grant.deviceCodeKey(deviceKeyOptions(settings))
     case "jwt_bearer":
       return Grant.jwtBearerKey(jwtBearerKeyOptions(settings))
+    case "token_exchange":
+      return Grant.TokenExchange.key(tokenExchangeOptions(settings))
   }
 }
 
@@ -133,6 +146,8 @@ export const makeGrant = (
         return Grant.makeClientCredentials({ ...clientCredentialsKeyOptions(settings), clientAuth: auth }, client)
       case "device_code":
         return Grant.makeDeviceCode({ ...deviceKeyOptions(settings), clientAuth: auth, prompt }, client)
+      case "token_exchange":
+        return Grant.TokenExchange.makeWith({ ...tokenExchangeOptions(settings), clientAuth: auth }, client)
       case "jwt_bearer": {
         if (Option.isNone(secret)) {
           return yield* Effect.fail(Errors.config(`profile ${settings.profile}: the jwt_bearer grant needs its key`))

@@ -45,7 +45,7 @@ const integer = (min: number, max: number): Args.Kind => ({ _tag: "Integer", min
  * @since 0.1.0
  * @category constants
  */
-export const grantNames = ["client_credentials", "device_code", "jwt_bearer"] as const
+export const grantNames = ["client_credentials", "device_code", "jwt_bearer", "token_exchange"] as const
 
 /**
  * The client authentication methods (RFC 7591 names; `basic` and `post` as short names).
@@ -70,7 +70,7 @@ export const clientAuthNames = [
  * @category options
  */
 export const profileOptions: ReadonlyArray<Args.OptionSpec> = [
-  choice("grant", "GRANT", grantNames, "client_credentials (default), device_code or jwt_bearer"),
+  choice("grant", "GRANT", grantNames, "client_credentials (default), device_code, jwt_bearer or token_exchange"),
   text("issuer", "URL", "the issuer: its metadata names the endpoints"),
   text("token-url", "URL", "the token endpoint"),
   text("device-authorization-url", "URL", "device_code without an issuer: the device authorization endpoint"),
@@ -90,6 +90,8 @@ export const profileOptions: ReadonlyArray<Args.OptionSpec> = [
   text("key-id", "KID", "jwt_bearer: the kid of the assertions"),
   text("assertion-issuer", "ISS", "jwt_bearer: the iss of the assertions"),
   text("subject", "SUB", "jwt_bearer: the sub of the assertions"),
+  text("subject-token-file", "FILE", "token_exchange: the file of the token to trade (re-read each time)"),
+  text("subject-token-type", "TYPE", "token_exchange: its type (default urn:ietf:params:oauth:token-type:jwt)"),
   { ...text("retries", "N", "retries of a request that failed transiently, 0 to 10 (default 2)"), kind: integer(0, 10) }
 ]
 

@@ -101,6 +101,10 @@ export const Profile = Schema.Struct({
   assertionIssuer: Schema.optional(NonEmpty),
   /** jwt_bearer: the `sub` claim. */
   subject: Schema.optional(NonEmpty),
+  /** token_exchange: the file of the subject token (a Kubernetes projected token, a CI job's OIDC token). */
+  subjectTokenFile: Schema.optional(NonEmpty),
+  /** token_exchange: the subject token's RFC 8693 type. Default: `urn:ietf:params:oauth:token-type:jwt`. */
+  subjectTokenType: Schema.optional(NonEmpty),
   /** Retries of a token request that failed transiently. */
   retries: Schema.optional(Schema.Int.pipe(Schema.between(0, 10)))
 })

@@ -102,6 +102,9 @@ export interface Settings {
   readonly keyId: string | undefined
   readonly assertionIssuer: string | undefined
   readonly subject: string | undefined
+  /** token_exchange: the subject token's file (absolute) and type. */
+  readonly subjectTokenFile: string | undefined
+  readonly subjectTokenType: string | undefined
   readonly secret: SecretSource
   readonly verbose: boolean
 }
@@ -238,9 +241,12 @@ export const resolve = (flags: Flags): Effect.Effect<Settings, Errors.CliError, 
     const keyId = (yield* pick("key-id"))?.value
     const assertionIssuer = (yield* pick("assertion-issuer"))?.value
     const subject = (yield* pick("subject"))?.value
+    const subjectTokenFile = (yield* pick("subject-token-file", Sanitize.maxPath))?.value
+    const subjectTokenType = (yield* pick("subject-token-type"))?.value
     const secret = yield* secretSource(flags, profile, profileName, configFile, home)
 
-    const defaultAuth: ClientAuthMethod = grant === "client_credentials"
+    const defaultAuth: ClientAuthMethod = grant === "client_credentials" ||
+        (grant === "token_exchange" && secret._tag !== "None")
       ? "client_secret_basic"
       : grant === "device_code" && secret._tag !== "None"
       ? "client_secret_basic"
@@ -264,6 +270,10 @@ export const resolve = (flags: Flags): Effect.Effect<Settings, Errors.CliError, 
       keyId,
       assertionIssuer,
       subject,
+      subjectTokenFile: subjectTokenFile === undefined
+        ? undefined
+        : path.resolve(Profiles.expandHome(subjectTokenFile, home)),
+      subjectTokenType,
       secret,
       verbose: flags.verbose === true
     }
@@ -295,6 +305,16 @@ const missingProblem = (settings: Settings): string | undefined => {
         return missing("issuer (or token URL and device authorization URL)", "--issuer", "ISSUER")
       }
       return clientId === undefined ? missing("client id", "--client-id", "CLIENT_ID") : undefined
+    case "token_exchange":
+      if (tokenUrl === undefined && issuer === undefined) {
+        return missing("token URL or issuer", "--token-url or --issuer", "TOKEN_URL")
+      }
+      if (settings.subjectTokenFile === undefined) {
+        return missing("subject token file", "--subject-token-file", "SUBJECT_TOKEN_FILE")
+      }
+      return clientAuth !== "none" && clientId === undefined
+        ? missing("client id", "--client-id", "CLIENT_ID")
+        : undefined
     case "jwt_bearer":
       if (tokenUrl === undefined) return missing("token URL", "--token-url", "TOKEN_URL")
       if (assertionIssuer === undefined) {

@@ -32,7 +32,7 @@ import * as Runtime from "effect/Runtime"
 import * as crypto from "node:crypto"
 import * as readline from "node:readline"
 import type { Token } from "../../src/index.js"
-import { Grant, RefreshPolicy, RetryPolicy, TokenService, TokenStore } from "../../src/index.js"
+import { Grant, RefreshPolicy, RetryPolicy, TokenService, TokenSource, TokenStore } from "../../src/index.js"
 import * as RedisStore from "../../src/TokenStore/Redis.js"
 
 /** Which store the worker uses. */
@@ -57,6 +57,8 @@ export interface WorkerConfig {
   readonly tokenUrl: string
   readonly clientId?: string | undefined
   readonly clientSecret?: string | undefined
+  /** When given: RFC 8693 token exchange of the token in this file, instead of client credentials. */
+  readonly subjectTokenFile?: string | undefined
   readonly store: StoreSpec
   /** `RefreshPolicy.fixed`, in milliseconds. Default: 5 minutes. */
   readonly refreshBufferMillis?: number | undefined
@@ -150,11 +152,21 @@ const main = (config: WorkerConfig) => {
     ...(config.lockTimeoutMillis === undefined ? {} : { lockTimeout: Duration.millis(config.lockTimeoutMillis) }),
     ...(config.storeTimeoutMillis === undefined ? {} : { storeTimeout: Duration.millis(config.storeTimeoutMillis) })
   }).pipe(
-    Layer.provide(Grant.clientCredentials({
-      tokenUrl: config.tokenUrl,
-      clientId: config.clientId ?? "fleet-client",
-      clientSecret: Redacted.make(config.clientSecret ?? "fleet-secret")
-    })),
+    Layer.provide(
+      config.subjectTokenFile === undefined
+        ? Grant.clientCredentials({
+          tokenUrl: config.tokenUrl,
+          clientId: config.clientId ?? "fleet-client",
+          clientSecret: Redacted.make(config.clientSecret ?? "fleet-secret")
+        })
+        : Grant.tokenExchange({
+          tokenUrl: config.tokenUrl,
+          clientId: config.clientId ?? "fleet-client",
+          clientSecret: Redacted.make(config.clientSecret ?? "fleet-secret"),
+          subject: TokenSource.file(config.subjectTokenFile, { tokenType: TokenSource.TokenType.accessToken }),
+          audience: "fleet-api"
+        })
+    ),
     Layer.provide([
       RefreshPolicy.fixed(Duration.millis(config.refreshBufferMillis ?? 300_000)),
       RetryPolicy.layerWith({
