@@ -12,6 +12,11 @@ export * as ClientAuth from "./ClientAuth.js"
 /**
  * @since 0.1.0
  */
+export * as DPoP from "./DPoP.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as Discovery from "./Discovery.js"
 
 /**
