@@ -17,7 +17,7 @@
  *
  * @since 0.1.0
  */
-import * as Effect from "effect/Effect"
+import type * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as internal from "./internal/dpop.js"
 import type * as TokenError from "./TokenError.js"

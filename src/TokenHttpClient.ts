@@ -21,7 +21,7 @@
 import type * as HttpBody from "@effect/platform/HttpBody"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientError from "@effect/platform/HttpClientError"
-import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
 import * as Effect from "effect/Effect"
@@ -57,7 +57,6 @@ export const isReplayable = (request: HttpClientRequest.HttpClientRequest): bool
       return false
   }
 }
-
 
 /**
  * Reads and drops the body of a response that will not be returned, in the background, so that its
@@ -226,8 +225,11 @@ export const authorize: {
       Effect.succeed
     )
   return tokens === undefined
-    ? Effect.zipWith(TokenService.TokenService, Effect.serviceOption(DPoP.DPoP), (service, proofs) =>
-      wrap(service, proofs._tag === "Some" ? proofs.value : undefined))
+    ? Effect.zipWith(
+      TokenService.TokenService,
+      Effect.serviceOption(DPoP.DPoP),
+      (service, proofs) => wrap(service, proofs._tag === "Some" ? proofs.value : undefined)
+    )
     : wrap(tokens, dpop)
 }) as never
 

@@ -138,7 +138,13 @@ const inferAlgorithm = (key: crypto.KeyObject): Algorithm | undefined => {
   switch (key.asymmetricKeyType) {
     case "ec": {
       const curve = key.asymmetricKeyDetails?.namedCurve
-      return curve === "prime256v1" ? "ES256" : curve === "secp384r1" ? "ES384" : curve === "secp521r1" ? "ES512" : undefined
+      return curve === "prime256v1"
+        ? "ES256"
+        : curve === "secp384r1"
+        ? "ES384"
+        : curve === "secp521r1"
+        ? "ES512"
+        : undefined
     }
     case "rsa":
       return "RS256"

@@ -37,7 +37,9 @@ export const tokenClient = (client: HttpClient.HttpClient, dpop: Service): HttpC
           : Effect.succeed(request)
         return Effect.flatMap(signed, (request) =>
           Effect.tap(client.execute(request), (response) =>
-            Effect.sync(() => dpop.updateNonce(request.url, response.headers["dpop-nonce"]))))
+            Effect.sync(() =>
+              dpop.updateNonce(request.url, response.headers["dpop-nonce"])
+            )))
       }),
     Effect.succeed
   )

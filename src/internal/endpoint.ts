@@ -186,11 +186,11 @@ export const checked = <O, E = never>(
   if (error !== undefined) return Effect.fail(error)
   return Effect.flatMap(HttpClient.HttpClient, (given) =>
     Effect.flatMap(Effect.serviceOption(DPoP.DPoP), (dpop) => {
-    // DPoP (RFC 9449): with a DPoP service in context, every token request carries a proof
-    const client = dpop._tag === "Some" ? DPoPHttp.tokenClient(given, dpop.value) : given
-    const grant = build(options, client)
-    return Effect.isEffect(grant) ? grant : Effect.succeed(grant)
-  }))
+      // DPoP (RFC 9449): with a DPoP service in context, every token request carries a proof
+      const client = dpop._tag === "Some" ? DPoPHttp.tokenClient(given, dpop.value) : given
+      const grant = build(options, client)
+      return Effect.isEffect(grant) ? grant : Effect.succeed(grant)
+    }))
 }
 
 /**
