@@ -23,6 +23,7 @@ import * as Os from "node:os"
 import { Grant, RefreshPolicy, RetryPolicy, TokenService, TokenStore } from "tokenlayer"
 import type { Token } from "tokenlayer"
 import { runCliBench } from "./cli.js"
+import { runDPoPBench } from "./dpop.js"
 import { runFleetBench } from "./fleet.js"
 import { benchHttp, MANAGER_N, THROUGHPUT_CONCURRENCY, THROUGHPUT_REQUESTS } from "./http.js"
 import { runMemoryBench } from "./memory.js"
@@ -626,6 +627,9 @@ const markdown = (machine: string, date: string, seconds: number): string => {
     `6. **TokenManager.getToken() warm.** ${n(MANAGER_N)} sequential \`await tokens.getToken()\` on a built, warm`,
     "   manager; the baseline row is awaiting an already resolved Promise.",
     "7. **A fleet of processes on Redis** (`bench/fleet.ts`, described below).",
+    "8. **A DPoP proof per API request** (`bench/dpop.ts`). One ES256 proof with `ath` (what `TokenHttpClient`",
+    "   signs for each request with a DPoP token) against one sequential GET through `TokenHttpClient` to a",
+    "   `node:http` server on 127.0.0.1 in the same process, interleaved; medians per operation.",
     "9. **The command's start-up** (`bench/cli.ts`). `src/cli/main.ts` bundled as the package's build bundles",
     "   it (`buildCli` in `scripts/build.mjs`), into a temp dir. A first `tokenlayer token` fills the file",
     "   store from the token endpoint; then `node <bundle> header` (a valid cached token, no request: the",
@@ -673,6 +677,10 @@ const main = async () => {
         const fleet = await runFleetBench({ log })
         for (const r of fleet.rows) row(r.measure, r.figure, r.target, r.status)
         fleetMarkdown = fleet.markdown
+      })
+      await section(async () => {
+        const dpop = await runDPoPBench({ log })
+        for (const r of dpop.rows) row(r.measure, r.figure, r.target, r.status)
       })
       await section(async () => {
         const cli = await runCliBench({ log })

@@ -94,7 +94,8 @@ export const TokenType: Schema.Schema<string, string> = Schema.transform(
  * @category utils
  */
 export function normalizeTokenType(tokenType: string): string {
-  return tokenType.toLowerCase() === "bearer" ? "Bearer" : tokenType
+  const lower = tokenType.toLowerCase()
+  return lower === "bearer" ? "Bearer" : lower === "dpop" ? "DPoP" : tokenType
 }
 
 /**
@@ -262,8 +263,16 @@ export const sameAccessToken = (self: Token, that: Token): boolean =>
  *
  * @since 0.1.0
  * @category utils
+ *
+ * A DPoP token (RFC 9449) is never sent without a proof: for one this throws a `TypeError` (without the
+ * token); send it through `TokenHttpClient` with the `DPoP` service, which adds the proof.
  */
-export const authorizationHeader = (token: Token): string => `${token.tokenType} ${Redacted.value(token.accessToken)}`
+export const authorizationHeader = (token: Token): string => {
+  if (token.tokenType === "DPoP") {
+    throw new TypeError("a DPoP token needs a DPoP proof on every request: send it through TokenHttpClient with DPoP")
+  }
+  return `${token.tokenType} ${Redacted.value(token.accessToken)}`
+}
 
 /**
  * The remaining lifetime of a token at `now`, or `None` when the server sent no `expires_in`.

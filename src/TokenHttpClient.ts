@@ -21,14 +21,16 @@
 import type * as HttpBody from "@effect/platform/HttpBody"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientError from "@effect/platform/HttpClientError"
-import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
 import * as Effect from "effect/Effect"
 import * as Inspectable from "effect/Inspectable"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
-import * as Token from "./Token.js"
+import * as DPoP from "./internal/dpop.js"
+import * as DPoPHttp from "./internal/dpopHttp.js"
+import type * as Token from "./Token.js"
 import * as TokenError from "./TokenError.js"
 import * as TokenService from "./TokenService.js"
 
@@ -55,9 +57,6 @@ export const isReplayable = (request: HttpClientRequest.HttpClientRequest): bool
       return false
   }
 }
-
-const withToken = (request: HttpClientRequest.HttpClientRequest, token: Token.Token) =>
-  HttpClientRequest.setHeader(request, "authorization", Token.authorizationHeader(token))
 
 /**
  * Reads and drops the body of a response that will not be returned, in the background, so that its
@@ -160,12 +159,15 @@ const send = <E, R, E2>(
   client: HttpClient.HttpClient.With<E, R>,
   tokens: TokenService.Service,
   request: HttpClientRequest.HttpClientRequest,
-  onTokenError: (error: TokenError.HttpError, request: HttpClientRequest.HttpClientRequest) => E2
+  onTokenError: (error: TokenError.HttpError, request: HttpClientRequest.HttpClientRequest) => E2,
+  dpop?: DPoP.Service | undefined
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, E | E2, R> => {
   const token = Effect.mapError(tokens.get, (error) => onTokenError(error, request))
+  // DPoP (RFC 9449): a DPoP token goes with a proof, and one retry after a DPoP nonce challenge
   const execute = (with_: Token.Token) =>
-    Effect.mapBoth(client.execute(withToken(request, with_)), {
-      onFailure: (error) => scrubError(error, request),
+    Effect.mapBoth(DPoPHttp.authorized(client, request, with_, dpop, isReplayable(request)), {
+      onFailure: (error): E | E2 =>
+        error instanceof TokenError.HttpError ? onTokenError(error, request) : scrubError(error as E, request),
       onSuccess: (response) => scrubResponse(response, request)
     })
   return Effect.flatMap(token, (sent) =>
@@ -210,15 +212,25 @@ export const authorize: {
   ): Effect.Effect<HttpClient.HttpClient.With<E | TokenError.HttpError, R>, never, TokenService.TokenService>
   <E, R>(
     client: HttpClient.HttpClient.With<E, R>,
-    tokens: TokenService.Service
+    tokens: TokenService.Service,
+    dpop?: DPoP.Service | undefined
   ): HttpClient.HttpClient.With<E | TokenError.HttpError, R>
-} = (<E, R>(client: HttpClient.HttpClient.With<E, R>, tokens?: TokenService.Service) => {
-  const wrap = (service: TokenService.Service): HttpClient.HttpClient.With<E | TokenError.HttpError, R> =>
+} = (<E, R>(client: HttpClient.HttpClient.With<E, R>, tokens?: TokenService.Service, dpop?: DPoP.Service) => {
+  const wrap = (
+    service: TokenService.Service,
+    proofs: DPoP.Service | undefined
+  ): HttpClient.HttpClient.With<E | TokenError.HttpError, R> =>
     HttpClient.makeWith<never, never, E | TokenError.HttpError, R>(
-      (request) => Effect.flatMap(request, (request) => send(client, service, request, (error) => error)),
+      (request) => Effect.flatMap(request, (request) => send(client, service, request, (error) => error, proofs)),
       Effect.succeed
     )
-  return tokens === undefined ? Effect.map(TokenService.TokenService, wrap) : wrap(tokens)
+  return tokens === undefined
+    ? Effect.zipWith(
+      TokenService.TokenService,
+      Effect.serviceOption(DPoP.DPoP),
+      (service, proofs) => wrap(service, proofs._tag === "Some" ? proofs.value : undefined)
+    )
+    : wrap(tokens, dpop)
 }) as never
 
 /**
@@ -233,6 +245,7 @@ export const make: Effect.Effect<HttpClient.HttpClient, never, HttpClient.HttpCl
   Effect.gen(function*() {
     const client = yield* HttpClient.HttpClient
     const tokens = yield* TokenService.TokenService
+    const dpop = yield* Effect.serviceOption(DPoP.DPoP)
     return HttpClient.makeWith<never, never, HttpClientError.HttpClientError, never>(
       (request) =>
         Effect.flatMap(
@@ -244,7 +257,7 @@ export const make: Effect.Effect<HttpClient.HttpClient, never, HttpClient.HttpCl
                 reason: "Transport",
                 cause: error,
                 description: `no access token: ${error.message}`
-              }))
+              }), dpop._tag === "Some" ? dpop.value : undefined)
         ),
       Effect.succeed
     )

@@ -12,6 +12,7 @@ export * as ClientAuth from "./ClientAuth.js"
 /**
  * @since 0.1.0
  */
+export * as DPoP from "./DPoP.js"
 export * as MutualTls from "./MutualTls.js"
 
 /**

@@ -6,9 +6,11 @@
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Layer, Option, Redacted, TestClock } from "effect"
+import * as crypto from "node:crypto"
 import { inspect } from "node:util"
 import {
   ClientAuth,
+  DPoP,
   Grant,
   MutualTls,
   RefreshPolicy,
@@ -333,4 +335,31 @@ describe("subject, actor and assertion tokens from token sources are never print
       checkExit(exit, logs)
       assert.strictEqual((yield* endpoint.requests)[0]!.form.get("client_assertion"), ACCESS)
     }).pipe(Effect.provide(TokenEndpoint.layer)))
+})
+
+describe("DPoP private keys are never printed", () => {
+  it.effect("a supplied key: not in the service, its errors, its logs or its proofs", () =>
+    Effect.gen(function*() {
+      const { privateKey } = crypto.generateKeyPairSync("ec", { namedCurve: "prime256v1" })
+      const jwk = privateKey.export({ format: "jwk" })
+      const pem = privateKey.export({ format: "pem", type: "pkcs8" }).toString()
+      const secretParts = [jwk.d!, pem.split("\n")[1]!]
+      const [dpop, logs] = yield* captureLogs(
+        Effect.tap(DPoP.make({ key: Redacted.make(pem) }), (service) => Effect.logDebug("dpop", service))
+      )
+      const proof = yield* dpop.proof({ method: "POST", url: "https://auth.example/token" })
+      // a key that does not fit: the error names the algorithm, not the key
+      const error = yield* Effect.flip(DPoP.make({ key: Redacted.make(pem), alg: "RS256" }))
+      const outputs = [
+        inspect(dpop, { depth: 10 }),
+        JSON.stringify(dpop),
+        ...logs,
+        Buffer.from(proof.split(".")[0]!, "base64url").toString(),
+        Buffer.from(proof.split(".")[1]!, "base64url").toString(),
+        inspect(error),
+        JSON.stringify(error),
+        error.message
+      ]
+      for (const output of outputs) for (const part of secretParts) assert.notInclude(output, part)
+    }))
 })

@@ -21,6 +21,8 @@ import * as ClientAuth from "../ClientAuth.js"
 import type * as Discovery from "../Discovery.js"
 import * as TokenError from "../TokenError.js"
 import * as InternalDiscovery from "./discovery.js"
+import * as DPoP from "./dpop.js"
+import * as DPoPHttp from "./dpopHttp.js"
 import type { Service } from "./grant.js"
 import { displayUrl, isHttpUrl, urlKeyParts } from "./urls.js"
 
@@ -182,10 +184,13 @@ export const checked = <O, E = never>(
 (options: O): Effect.Effect<Service, ConfigError.ConfigError | E, HttpClient.HttpClient> => {
   const error = problem(options)
   if (error !== undefined) return Effect.fail(error)
-  return Effect.flatMap(HttpClient.HttpClient, (client) => {
-    const grant = build(options, client)
-    return Effect.isEffect(grant) ? grant : Effect.succeed(grant)
-  })
+  return Effect.flatMap(HttpClient.HttpClient, (given) =>
+    Effect.flatMap(Effect.serviceOption(DPoP.DPoP), (dpop) => {
+      // DPoP (RFC 9449): with a DPoP service in context, every token request carries a proof
+      const client = dpop._tag === "Some" ? DPoPHttp.tokenClient(given, dpop.value) : given
+      const grant = build(options, client)
+      return Effect.isEffect(grant) ? grant : Effect.succeed(grant)
+    }))
 }
 
 /**

@@ -13,6 +13,7 @@ import * as Schema from "effect/Schema"
 import type * as ClientAuth from "../ClientAuth.js"
 import * as Token from "../Token.js"
 import { HttpError } from "../TokenError.js"
+import * as DPoPHttp from "./dpopHttp.js"
 import * as Endpoint from "./endpoint.js"
 import type { Answer, Param, TokenRequest } from "./exchange.js"
 import { decodeErrorBody, exchange, statusError, toHttpRequest } from "./exchange.js"
@@ -171,5 +172,7 @@ export const sendWith = (
   request: TokenRequest
 ): Effect.Effect<Token.Token, HttpError> => {
   const url = displayUrl(request.url)
-  return Effect.flatMap(exchange(client, toHttpRequest(request), url), (answer) => toToken(url, answer))
+  const once = Effect.flatMap(exchange(client, toHttpRequest(request), url), (answer) => toToken(url, answer))
+  // DPoP (RFC 9449): one retry after use_dpop_nonce, the Bearer answer to a DPoP request
+  return DPoPHttp.tokenRequest(client, request.url, once)
 }
