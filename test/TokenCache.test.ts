@@ -7,7 +7,7 @@ import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
 import { assert, describe, it } from "@effect/vitest"
 import { DateTime, Effect, Exit, Layer, Option, Redacted, TestClock } from "effect"
-import { Grant, RefreshPolicy, RetryPolicy, Token, TokenCache, TokenError, TokenStore } from "tokenlayer"
+import { Grant, RefreshPolicy, RetryPolicy, Token, TokenCache, TokenError, TokenManager, TokenStore } from "tokenlayer"
 import { AuthServer, TestGrant } from "tokenlayer/testing"
 import { apiStatus } from "./support/authServer.js"
 
@@ -249,5 +249,22 @@ describe("TokenCache", () => {
       const c = yield* cache.get({ scope: "s7" })
       assert.notStrictEqual(value(c.accessToken), value(a.accessToken))
       assert.strictEqual((yield* AuthServer.tokens).length, 2)
+    }).pipe(Effect.provide(Live)))
+
+  it.scoped("TokenManager.makeCache: getToken(request) per key for code outside Effect", () =>
+    Effect.gen(function*() {
+      const cache = yield* cacheFor(yield* appGrant, yield* TokenStore.makeMemory)
+      const manager = TokenManager.makeCache(Layer.succeed(TokenCache.TokenCache, cache))
+      const a = yield* Effect.promise(() => manager.getToken({ scope: "s1" }))
+      const b = yield* Effect.promise(() => manager.getToken({ scope: "s2" }))
+      const a2 = yield* Effect.promise(() => manager.getToken({ scope: "s1" }))
+      assert.notStrictEqual(a, b)
+      assert.strictEqual(a2, a)
+      assert.strictEqual(yield* Effect.promise(() => manager.authorizationHeader({ scope: "s2" })), `Bearer ${b}`)
+      yield* Effect.promise(() => manager.invalidate({ scope: "s1" }, a))
+      yield* TestClock.adjust("1 second")
+      assert.notStrictEqual(yield* Effect.promise(() => manager.getToken({ scope: "s1" })), a)
+      assert.strictEqual((yield* AuthServer.tokens).length, 3)
+      yield* Effect.promise(() => manager.dispose())
     }).pipe(Effect.provide(Live)))
 })
