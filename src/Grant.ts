@@ -60,6 +60,24 @@ export {
 export type Service = internal.Service
 
 /**
+ * What a token is asked for beyond the grant's own options (scope, audience, resource, subject,
+ * params): what `Service.forRequest` and a `TokenCache` take.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Request = internal.Request
+
+/**
+ * The key of a grant's token for a request: the grant's key followed by the request's parts (the
+ * subject first, scopes as a set, resources sorted); the empty request has the grant's own key.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const requestKey: (key: string, request: Request | undefined) => string = internal.requestKey
+
+/**
  * The grant strategy service.
  *
  * @since 0.1.0

@@ -18,6 +18,7 @@ import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Redacted from "effect/Redacted"
 import * as InternalService from "./internal/tokenService.js"
 import * as Token from "./Token.js"
+import * as TokenCache from "./TokenCache.js"
 import type * as TokenError from "./TokenError.js"
 import * as TokenService from "./TokenService.js"
 
@@ -180,6 +181,86 @@ export const make = <E>(layer: Layer.Layer<TokenService.TokenService, E>): Token
     fetch: fetchWithToken,
     dispose: () => {
       service = undefined
+      return runtime.dispose()
+    },
+    runtime
+  }
+}
+
+/**
+ * The Promise bridge over a `TokenCache`: tokens by request (`{ scope, resource, subject, ... }`).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface CacheManager<E = never> {
+  /** A valid access token for the request (none: the grant's own). Rejects with the cache's `HttpError`. */
+  readonly getToken: (request?: TokenCache.Request) => Promise<string>
+  /** The value of an `Authorization` header for a valid token for the request. */
+  readonly authorizationHeader: (request?: TokenCache.Request) => Promise<string>
+  /** Forgets the request's token (given a token, the one an API rejected, only if it is still current). */
+  readonly invalidate: (request?: TokenCache.Request, rejected?: string) => Promise<void>
+  /** Forgets every token of a user, in memory and in the store. */
+  readonly remove: (subject: string) => Promise<void>
+  /** Stops the cache and releases what its layer holds. Idempotent. */
+  readonly dispose: () => Promise<void>
+  /** The runtime underneath. */
+  readonly runtime: ManagedRuntime.ManagedRuntime<TokenCache.TokenCache, E>
+}
+
+/**
+ * A token manager for non-Effect code over a `TokenCache` layer: `getToken({ scope, resource })`. A warm
+ * token is read synchronously (no Promise of the runtime's); the layer is built on the first call.
+ *
+ * @example
+ * ```ts
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import { Layer, Redacted } from "effect"
+ * import { Grant, TokenCache, TokenManager } from "tokenlayer"
+ *
+ * const tokens = TokenManager.makeCache(
+ *   TokenCache.layer().pipe(
+ *     Layer.provide(Grant.clientCredentials({
+ *       tokenUrl: "https://auth.example.com/oauth2/token",
+ *       clientId: "gateway",
+ *       clientSecret: Redacted.make(process.env.CLIENT_SECRET ?? "")
+ *     })),
+ *     Layer.provide(NodeHttpClient.layerUndici)
+ *   )
+ * )
+ *
+ * const billing = await tokens.getToken({ resource: "https://billing.example.com" })
+ * await tokens.dispose()
+ * ```
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const makeCache = <E>(layer: Layer.Layer<TokenCache.TokenCache, E>): CacheManager<E> => {
+  const runtime = ManagedRuntime.make(layer)
+  const run = runner(runtime)
+  let cache: TokenCache.Service | undefined
+  const token = (request?: TokenCache.Request): Promise<Token.Token> => {
+    if (cache !== undefined) {
+      const exit = runtime.runSyncExit(cache.get(request))
+      if (Exit.isSuccess(exit)) return Promise.resolve(exit.value)
+    }
+    return run(Effect.flatMap(TokenCache.TokenCache, (built) => {
+      cache = built
+      return built.get(request)
+    }))
+  }
+  return {
+    getToken: (request) => token(request).then((t) => Redacted.value(t.accessToken)),
+    authorizationHeader: (request) => token(request).then(Token.authorizationHeader),
+    invalidate: (request, rejected) =>
+      run(Effect.flatMap(
+        TokenCache.TokenCache,
+        (built) => built.invalidate(request, rejected === undefined ? undefined : rejectedToken(rejected))
+      )),
+    remove: (subject) => run(Effect.flatMap(TokenCache.TokenCache, (built) => built.remove(subject))),
+    dispose: () => {
+      cache = undefined
       return runtime.dispose()
     },
     runtime

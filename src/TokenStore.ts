@@ -54,6 +54,14 @@ export interface Service {
    * log). See `withLock` to run an effect under it.
    */
   readonly lock: (key: string) => Effect.Effect<void, TokenError.StoreError, Scope.Scope>
+  /**
+   * The keys stored that start with `prefix` (optional: a store without it still works; a
+   * `TokenCache` then removes a user's tokens only from memory and the keys it holds). What
+   * `TokenCache.remove(subject)` uses to find a user's tokens that were dropped from memory.
+   *
+   * @since 0.2.0
+   */
+  readonly keys?: ((prefix: string) => Effect.Effect<ReadonlyArray<string>, TokenError.StoreError>) | undefined
 }
 
 /**
@@ -126,7 +134,8 @@ export const fromWithLock = (store: WithLockService): Service => ({
   load: (key) => store.load(key),
   save: (key, token) => store.save(key, token),
   remove: (key) => store.remove(key),
-  lock: (key) => internalLock.fromWithLock(key, store.withLock)
+  lock: (key) => internalLock.fromWithLock(key, store.withLock),
+  keys: store.keys
 })
 
 /**
@@ -146,7 +155,8 @@ export const makeMemory: Effect.Effect<Service> = Effect.sync(() => {
       }),
     save: (key, token) => Effect.sync(() => void tokens.set(key, token)),
     remove: (key) => Effect.sync(() => void tokens.delete(key)),
-    lock: locks.take
+    lock: locks.take,
+    keys: (prefix) => Effect.sync(() => [...tokens.keys()].filter((key) => key.startsWith(prefix)))
   }
 })
 

@@ -51,6 +51,11 @@ export * as Token from "./Token.js"
 export * as TokenError from "./TokenError.js"
 
 /**
+ * @since 0.2.0
+ */
+export * as TokenCache from "./TokenCache.js"
+
+/**
  * @since 0.1.0
  */
 export * as TokenService from "./TokenService.js"

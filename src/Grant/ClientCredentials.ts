@@ -30,7 +30,7 @@ import type * as Redacted from "effect/Redacted"
 import * as ClientAuth from "../ClientAuth.js"
 import type * as Grant from "../Grant.js"
 import * as Endpoint from "../internal/endpoint.js"
-import { Grant as GrantTag, makeKey, scopeList } from "../internal/grant.js"
+import { Grant as GrantTag, makeKey, refusing, requestKey, requestOverrides, scopeList } from "../internal/grant.js"
 import type { Service } from "../internal/grant.js"
 import * as GrantConfig from "../internal/grantConfig.js"
 import * as TokenEndpoint from "../internal/tokenEndpoint.js"
@@ -115,9 +115,19 @@ export const makeWith = (options: Options, client: HttpClient.HttpClient): Servi
     ["resource", options.resource]
   ]).concat(Object.entries(options.extraParams ?? {}))
   const endpoint = Endpoint.make(options, client)
+  const base = key(options)
   return {
-    key: key(options),
-    request: () => TokenEndpoint.grantRequest(client, endpoint, "client_credentials", params)
+    key: base,
+    request: () => TokenEndpoint.grantRequest(client, endpoint, "client_credentials", params),
+    // another scope, audience or resources, more parameters; a client acts for itself, not for a user
+    forRequest: (request) => {
+      const k = requestKey(base, request)
+      if (request.subject !== undefined) {
+        return refusing(k, "a client credentials grant asks for the client's own tokens, not a user's (subject)")
+      }
+      const own = requestOverrides(params, request)
+      return { key: k, request: () => TokenEndpoint.grantRequest(client, endpoint, "client_credentials", own) }
+    }
   }
 }
 

@@ -15,7 +15,7 @@ import type * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type * as Grant from "../Grant.js"
 import * as Endpoint from "../internal/endpoint.js"
-import { Grant as GrantTag, makeKey } from "../internal/grant.js"
+import { Grant as GrantTag, makeKey, refusing, requestKey, requestOverrides } from "../internal/grant.js"
 import type { Service } from "../internal/grant.js"
 import * as TokenEndpoint from "../internal/tokenEndpoint.js"
 import type * as Token from "../Token.js"
@@ -48,7 +48,8 @@ export type KeyParts = Readonly<Record<string, string | ReadonlyArray<string> | 
  * - `clientId` with `clientSecret` (HTTP Basic) or `clientAuth` (any method), or `clientId` alone (a
  *   public client: its id in the form). Without `clientId` no client credentials are sent.
  * - `params`: the grant's own parameters, fixed, or an effect computing them for each request from the
- *   token held now (a subject token read from a file, a refresh token to trade).
+ *   token held now (a subject token read from a file, a refresh token to trade) and, under a
+ *   `TokenCache`, the request (`request.subject`: whose subject token to send).
  * - `key`: what tells this grant's tokens apart besides the grant type, the URL and the client (an
  *   audience, a subject); never a secret. By default, the fixed parameters that are not `Redacted`
  *   (as `param.<name>`); give `key` when `params` is a function.
@@ -60,7 +61,12 @@ export type KeyParts = Readonly<Record<string, string | ReadonlyArray<string> | 
 export type Options = Grant.TokenEndpointOptions & Grant.ClientAuthOptions & {
   readonly grantType: string
   readonly clientId?: string | undefined
-  readonly params?: Params | ((current: Option.Option<Token.Token>) => Effect.Effect<Params, TokenError.HttpError>)
+  readonly params?:
+    | Params
+    | ((
+      current: Option.Option<Token.Token>,
+      request?: Grant.Request
+    ) => Effect.Effect<Params, TokenError.HttpError>)
   readonly key?: KeyParts | undefined
   readonly interactive?: boolean | undefined
 }
@@ -138,14 +144,33 @@ export const makeWith = (options: Options, client: HttpClient.HttpClient): Servi
   const params = options.params
   const paramsFor = (current: Option.Option<Token.Token>): Effect.Effect<Params, TokenError.HttpError> =>
     params === undefined ? Effect.succeed({}) : typeof params === "function" ? params(current) : Effect.succeed(params)
+  const base = key(options)
   return {
-    key: key(options),
+    key: base,
     interactive: options.interactive,
     request: (current) =>
       Effect.flatMap(
         paramsFor(current),
         (p) => TokenEndpoint.grantRequest(client, endpoint, options.grantType, toParams(p))
-      )
+      ),
+    // the request's scope, audience, resources and parameters merged over the grant's; a subject only
+    // for parameters computed per request (the function is given the request: whose subject token)
+    forRequest: (request) => {
+      const k = requestKey(base, request)
+      if (request.subject !== undefined && typeof params !== "function") {
+        return refusing(k, "this custom grant has fixed parameters: it cannot ask for a user's token (subject)")
+      }
+      return {
+        key: k,
+        interactive: options.interactive,
+        request: (current) =>
+          Effect.flatMap(
+            typeof params === "function" ? params(current, request) : paramsFor(current),
+            (p) =>
+              TokenEndpoint.grantRequest(client, endpoint, options.grantType, requestOverrides(toParams(p), request))
+          )
+      }
+    }
   }
 }
 

@@ -21,7 +21,7 @@ import type * as Redacted from "effect/Redacted"
 import type * as ClientAuth from "../ClientAuth.js"
 import { none as ClientAuthNone } from "../ClientAuth.js"
 import * as Endpoint from "../internal/endpoint.js"
-import { Grant as GrantTag, makeKey } from "../internal/grant.js"
+import { Grant as GrantTag, makeKey, requestKey, requestOverrides } from "../internal/grant.js"
 import type { Service } from "../internal/grant.js"
 import * as GrantConfig from "../internal/grantConfig.js"
 import * as Jwt from "../internal/jwt.js"
@@ -166,13 +166,28 @@ export const makeWith = (options: Options, client: HttpClient.HttpClient): Effec
       options.clientId === undefined ? {} : { clientId: options.clientId, auth: options.clientAuth },
       { secret: options.secret }
     )
+    const requestWith = (
+      claims: Jwt.AssertionOptions,
+      form: ReadonlyArray<TokenEndpoint.Param>
+    ): Service["request"] =>
+    () =>
+      Effect.flatMap(
+        Jwt.assertionOrDie(signer, claims),
+        (assertion) => TokenEndpoint.grantRequest(client, endpoint, grantType, [["assertion", assertion], ...form])
+      )
+    const base = key(options)
     return {
-      key: key(options),
-      request: () =>
-        Effect.flatMap(
-          Jwt.assertionOrDie(signer, assertionOptions),
-          (assertion) => TokenEndpoint.grantRequest(client, endpoint, grantType, [["assertion", assertion], ...params])
+      key: base,
+      request: requestWith(assertionOptions, params),
+      // a user's token: the assertion's `sub`; the request's scope, audience, resources and parameters
+      // in the form (the assertion's `aud` stays the grant's)
+      forRequest: (request) => ({
+        key: requestKey(base, request),
+        request: requestWith(
+          request.subject === undefined ? assertionOptions : { ...assertionOptions, subject: request.subject },
+          requestOverrides(params, request)
         )
+      })
     }
   })
 

@@ -21,11 +21,13 @@ import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
 import type * as Grant from "../Grant.js"
 import * as Endpoint from "../internal/endpoint.js"
-import { Grant as GrantTag, makeKey, scopeList } from "../internal/grant.js"
+import { Grant as GrantTag, makeKey, requestKey, requestOverrides, scopeList } from "../internal/grant.js"
 import type { Service } from "../internal/grant.js"
 import * as GrantConfig from "../internal/grantConfig.js"
 import * as RefreshTokens from "../internal/refreshTokenGrant.js"
 import * as TokenEndpoint from "../internal/tokenEndpoint.js"
+import { displayUrl } from "../internal/urls.js"
+import * as TokenError from "../TokenError.js"
 
 /**
  * What names the grant's tokens: the token URL (or issuer), the client and the scope. No secret.
@@ -112,15 +114,44 @@ export const makeWith = (options: Options, client: HttpClient.HttpClient): Servi
       Object.entries(options.extraParams ?? {})
     )
   )
+  const base = key(options)
+  const requestWith = (
+    own: RefreshTokens.Tracker,
+    sendWith: typeof send,
+    missing: () => TokenError.HttpError
+  ): Service["request"] =>
+  (current) =>
+    Effect.suspend(() => {
+      const used = own.choose(current)
+      return Option.isNone(used) ? Effect.fail(missing()) : RefreshTokens.tradeTracked(own, sendWith, used.value)
+    })
+  const baseParams = TokenEndpoint.params([["scope", TokenEndpoint.scopeString(options.scope)]]).concat(
+    Object.entries(options.extraParams ?? {})
+  )
   return {
-    key: key(options),
-    request: (current) =>
-      Effect.suspend(() => {
-        const used = tracker.choose(current)
-        return Option.isNone(used)
-          ? Effect.fail(RefreshTokens.noRefreshToken(options.tokenUrl))
-          : RefreshTokens.tradeTracked(tracker, send, used.value)
-      })
+    key: base,
+    request: requestWith(tracker, send, () => RefreshTokens.noRefreshToken(options.tokenUrl)),
+    // a user's tokens: their refresh token comes from the token held or stored under their key (put
+    // there by `TokenCache.set` after their login), never from the grant's own or another user's
+    forRequest: (request) => {
+      const k = requestKey(base, request)
+      const sendWith = RefreshTokens.trade(endpoint, client, requestOverrides(baseParams, request))
+      if (request.subject === undefined) {
+        return { key: k, request: requestWith(tracker, sendWith, () => RefreshTokens.noRefreshToken(options.tokenUrl)) }
+      }
+      const own = RefreshTokens.makeTracker(undefined)
+      return {
+        key: k,
+        request: requestWith(own, sendWith, () =>
+          new TokenError.HttpError({
+            reason: "Status",
+            error: "invalid_grant",
+            ...(options.tokenUrl === undefined ? {} : { url: displayUrl(options.tokenUrl) }),
+            detail:
+              "no refresh token for this user: store their token with TokenCache.set after they log in (nothing was sent)"
+          }))
+      }
+    }
   }
 }
 

@@ -48,6 +48,11 @@ export interface Visit {
 /** @internal */
 export interface SafeStore {
   readonly visit: (key: string) => Visit
+  /**
+   * Runs `removeKey` on every stored key that is `prefix` or starts with `prefix;`, for a store that
+   * can list its keys (`keys`); a store that cannot, or fails, is logged and left as it is.
+   */
+  readonly removePrefix: (prefix: string, removeKey: (key: string) => Effect.Effect<void>) => Effect.Effect<void>
 }
 
 /** A store operation that took this long to fail means a store that does not answer. */
@@ -191,5 +196,35 @@ export const make = (store: TokenStore.Service, options: Options): Effect.Effect
 
       return { load, save, remove, lock }
     }
-    return { visit }
+    const removePrefix = (
+      prefix: string,
+      removeKey: (key: string) => Effect.Effect<void>
+    ): Effect.Effect<void> => {
+      const list = store.keys
+      if (list === undefined) {
+        return Effect.logDebug("the token store cannot list its keys: only the tokens in memory were removed")
+      }
+      return Effect.timeoutFail(list(prefix), {
+        duration: storeTimeout,
+        onTimeout: () =>
+          new TokenError.StoreError({
+            key: prefix,
+            operation: "load",
+            reason: `no answer within ${Duration.format(storeTimeout)}`
+          })
+      }).pipe(
+        Effect.flatMap((keys) =>
+          Effect.forEach(
+            keys.filter((key) => key === prefix || key.startsWith(`${prefix};`)),
+            removeKey,
+            { discard: true }
+          )
+        ),
+        Effect.catchAll((error) => Effect.logWarning(`${error.message}; the stored tokens were not all removed`)),
+        Effect.catchAllDefect((defect) =>
+          Effect.logWarning(`token store keys failed unexpectedly (${describeDefect(defect)})`)
+        )
+      )
+    }
+    return { visit, removePrefix }
   })
