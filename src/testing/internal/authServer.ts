@@ -20,10 +20,12 @@ import * as CustomGrants from "./customGrants.js"
 import * as DeviceServer from "./deviceServer.js"
 import * as ExchangeServer from "./exchangeServer.js"
 import { formEndpoint, json, readForm, socketOf } from "./httpParts.js"
+import * as IntrospectServer from "./introspectServer.js"
 import * as JwtServer from "./jwtServer.js"
 import * as OAuth from "./oauthServer.js"
 import * as RefreshServer from "./refreshServer.js"
 import * as State from "./serverState.js"
+import * as Target from "./targetServer.js"
 import * as TokenServer from "./tokenServer.js"
 
 /** @internal */
@@ -39,6 +41,7 @@ export const make = (
     const url = `http://${host.includes(":") ? `[${host}]` : host}:${server.address.port}`
     const tokenUrl = `${url}/token`
     const revocationUrl = `${url}/revoke`
+    const introspectionUrl = `${url}/introspect`
     const discoveryUrl = `${url}/.well-known/oauth-authorization-server`
     const deviceAuthorizationUrl = `${url}/device_authorization`
     const verificationUrl = `${url}/device`
@@ -91,7 +94,9 @@ export const make = (
         method: client.method ?? "client_secret_basic",
         tokenLifetime: client.tokenLifetime === undefined ? defaultLifetime : Duration.decode(client.tokenLifetime),
         scopes: client.scopes,
-        publicKey: client.publicKey
+        publicKey: client.publicKey,
+        scopePolicy: client.scopePolicy,
+        resources: Target.resources(client.id, client.resources)
       })
     }
     for (const client of options.clients ?? []) registerNow(client)
@@ -107,7 +112,8 @@ export const make = (
 
     // --- /token and /api/* ------------------------------------------------------------------------
     const token = TokenServer.make({ state, grantHandlers, lookup })
-    const api = ApiServer.make(state)
+    const api = ApiServer.make(state, options.api)
+    const introspection = IntrospectServer.make({ state, issuer: url, lookup })
 
     // --- /revoke (RFC 7009) -----------------------------------------------------------------------
     const revocation = (request: HttpServerRequest.HttpServerRequest) => {
@@ -165,6 +171,8 @@ export const make = (
         ? token(request)
         : path === "/revoke"
         ? revocation(request)
+        : path === "/introspect"
+        ? introspection(request)
         : path === "/device_authorization"
         ? deviceAuthorization(request)
         : path === "/device"
@@ -189,6 +197,7 @@ export const make = (
       issuer: url,
       tokenUrl,
       revocationUrl,
+      introspectionUrl,
       discoveryUrl,
       deviceAuthorizationUrl,
       verificationUrl,

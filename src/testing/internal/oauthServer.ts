@@ -19,6 +19,7 @@ import * as crypto from "node:crypto"
 import type * as AuthServer from "../AuthServer.js"
 import * as JwtServer from "./jwtServer.js"
 import { grantedScope, type OAuthError, param } from "./oauthBase.js"
+import type * as Target from "./targetServer.js"
 
 export {
   assertionIssuer,
@@ -54,6 +55,10 @@ export interface Client {
   readonly scopes: ReadonlyArray<string> | undefined
   /** Its public key, for `private_key_jwt`. */
   readonly publicKey?: AuthServer.PublicKey | undefined
+  /** What it gets when it asks for a scope it may not have: refused (default) or left out. */
+  readonly scopePolicy?: "refuse" | "narrow" | undefined
+  /** The RFC 8707 resources it may ask for, by URI; `undefined` when any. */
+  readonly resources?: ReadonlyMap<string, Target.Resource> | undefined
 }
 
 /**
@@ -70,6 +75,9 @@ export interface TokenRecord {
   readonly expiresAt: DateTime.Utc
   /** What a token exchange (RFC 8693) issued it for. */
   readonly exchange?: AuthServer.TokenExchangeDetails | undefined
+  /** The RFC 8707 resources it was asked for, and its audiences (`aud`); empty when none. */
+  readonly resource?: ReadonlyArray<string> | undefined
+  readonly audience?: ReadonlyArray<string> | undefined
   revoked: boolean
 }
 
@@ -79,7 +87,8 @@ export interface TokenRecord {
 
 /**
  * What a grant handler gets: the request, the client authentication it may ask for, and a way to issue a
- * token (the server records it, applies the lifetime and the injected `expires_in` override).
+ * token (the server checks the request's RFC 8707 `resource`s, narrows the scope to them, records the
+ * token, applies the lifetime and the injected `expires_in` override).
  *
  * @internal
  */
@@ -95,7 +104,7 @@ export interface GrantContext {
     /** Its lifetime, when not the client's. */
     readonly lifetime?: Duration.Duration | undefined
     readonly exchange?: AuthServer.TokenExchangeDetails | undefined
-  }) => Effect.Effect<TokenRecord>
+  }) => Effect.Effect<TokenRecord, OAuthError>
 }
 
 /**

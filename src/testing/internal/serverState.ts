@@ -107,5 +107,7 @@ export const issuedToken = (record: TokenRecord): AuthServer.IssuedToken => ({
   issuedAt: record.issuedAt,
   expiresAt: record.expiresAt,
   revoked: record.revoked,
+  resource: record.resource ?? [],
+  audience: record.audience ?? [],
   ...(record.exchange === undefined ? {} : { exchange: record.exchange })
 })

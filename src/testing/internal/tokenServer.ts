@@ -15,6 +15,7 @@ import type * as AuthServer from "../AuthServer.js"
 import { checkForm, errorResponse, json, jsonHeaders, readForm, socketOf } from "./httpParts.js"
 import * as OAuth from "./oauthServer.js"
 import * as State from "./serverState.js"
+import * as Target from "./targetServer.js"
 
 const htmlPage = "<!DOCTYPE html>\n<html><head><title>Sign in</title></head>" +
   "<body><h1>Please sign in</h1><form method=\"post\"><input name=\"user\"></form></body></html>\n"
@@ -84,18 +85,29 @@ const tokenBody = (result: OAuth.GrantResult, fault: AuthServer.Fault | undefine
 export const make = (options: Options) => {
   const { state } = options
 
-  const issue = (lifetimeOverride: number | undefined): OAuth.GrantContext["issue"] => (grant) =>
-    Effect.map(DateTime.now, (now) => {
+  const issue = (
+    form: URLSearchParams,
+    lifetimeOverride: number | undefined
+  ): OAuth.GrantContext["issue"] =>
+  (grant) =>
+    Effect.gen(function*() {
+      // token exchange checks its own audiences and resources (RFC 8693 §2.1)
+      const target = grant.exchange === undefined
+        ? yield* Target.target(grant.client, form, grant.scope)
+        : { resource: [], audience: [], scope: grant.scope }
+      const now = yield* DateTime.now
       const seconds = lifetimeOverride ??
         Math.floor(Duration.toSeconds(grant.lifetime ?? grant.client.tokenLifetime))
       const record: OAuth.TokenRecord = {
         value: OAuth.randomToken(),
         clientId: grant.client.id,
         grantType: grant.grantType,
-        scope: grant.scope,
+        scope: target.scope,
         issuedAt: now,
         expiresAt: DateTime.addDuration(now, Duration.seconds(seconds)),
         revoked: false,
+        resource: target.resource,
+        audience: target.audience,
         ...(grant.exchange === undefined ? {} : { exchange: grant.exchange })
       }
       State.addToken(state, record)
@@ -126,7 +138,7 @@ export const make = (options: Options) => {
         request,
         claimsClient: OAuth.claimedClientId(request) !== undefined,
         authenticateClient: OAuth.authenticateClient(request, options.lookup),
-        issue: issue(lifetimeOverride)
+        issue: issue(request.form, lifetimeOverride)
       })
     })
 
