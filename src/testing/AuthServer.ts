@@ -10,6 +10,12 @@
  *   `registerServiceAccount`): Disruptive Technologies' flow, each assertion checked claim by claim.
  * - `/api/*`: a protected resource that answers 200 for a valid Bearer token and 401 with an RFC 6750
  *   `WWW-Authenticate` challenge for a missing, unknown, expired or revoked one.
+ * - RFC 8707 resource indicators: a client may register the resources it asks tokens for (`resources`,
+ *   with their audiences and scopes); another is refused with `invalid_target`. Scopes outside a client's
+ *   are refused (`invalid_scope`) or left out (`scopePolicy: "narrow"`, RFC 6749 §3.3).
+ * - `POST /introspect`: RFC 7662 introspection (scope, `aud`, resources of a token).
+ * - API routes (`api.routes`) that require a resource or scopes, answering a token without them with an
+ *   RFC 6750 §3.1 `insufficient_scope` challenge naming the scope needed.
  * - `POST /revoke`: RFC 7009 token revocation; `revoke` and `revokeClient` do the same from the test.
  * - Refresh tokens (`grant_type=refresh_token`), rotated by default: a replayed one is refused and revokes
  *   its whole login; `issueRefreshToken` hands one out as if from an earlier login.

@@ -76,6 +76,36 @@ export interface ClientRegistration extends TokenRules {
   /** `self_signed_tls_client_auth` (RFC 8705 §2.2): its certificate (PEM), matched by SHA-256 thumbprint. */
   readonly certificate?: string | undefined
   /**
+   * What a request for a scope outside `scopes` gets (RFC 6749 §3.3): `refuse` (default) answers
+   * `invalid_scope`; `narrow` issues the token with the scopes it may have, and says so in the answer's
+   * `scope` (`invalid_scope` only when none is left).
+   */
+  readonly scopePolicy?: "refuse" | "narrow" | undefined
+  /**
+   * The RFC 8707 resources it may ask tokens for (the `resource` parameter, repeatable), as URIs or
+   * with their audiences and scopes. A token request naming any other is refused with `invalid_target`;
+   * a token's `resource` and `audience` (`server.tokens`, `/introspect`, the API's answer) are those of
+   * the resources asked for. Default: any absolute URI (still `invalid_target` for a malformed one).
+   *
+   * @example
+   * ```ts
+   * import { AuthServer } from "tokenlayer/testing"
+   *
+   * const Server = AuthServer.layer({
+   *   clients: [{
+   *     id: "gateway",
+   *     secret: "s3cret",
+   *     scopes: ["orders:read", "orders:write", "billing"],
+   *     resources: [
+   *       "https://billing.example.com",
+   *       { resource: "https://orders.example.com", audience: "orders-api", scopes: ["orders:read", "orders:write"] }
+   *     ]
+   *   }]
+   * })
+   * ```
+   */
+  readonly resources?: ReadonlyArray<string | ResourceRegistration> | undefined
+  /**
    * Its refresh tokens (from the device flow and `issueRefreshToken`), traded with
    * `grant_type=refresh_token`:
    * - `rotate` (default): each refresh answers a new refresh token and spends the old one; a spent one
@@ -85,6 +115,73 @@ export interface ClientRegistration extends TokenRules {
    * - `none`: device-flow answers carry no refresh token.
    */
   readonly refreshTokens?: RefreshTokenMode | undefined
+}
+
+/**
+ * A resource a client may ask tokens for (RFC 8707).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ResourceRegistration {
+  /** Its URI, as the client sends it in `resource`: absolute, without a fragment. */
+  readonly resource: string
+  /** The `aud` of tokens for it. Default: `resource` itself. */
+  readonly audience?: string | ReadonlyArray<string> | undefined
+  /**
+   * The scopes a token for it may carry: others asked with it are left out of the token (and the answer's
+   * `scope` says so); `invalid_scope` when none is left. Default: whatever the client may have.
+   */
+  readonly scopes?: ReadonlyArray<string> | undefined
+}
+
+/**
+ * A route of the protected API (`/api/<path>`) that asks more of a token than being valid.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ApiRoute {
+  /** `orders` covers `/api/orders` and everything below it; the longest matching route applies. */
+  readonly path: string
+  /**
+   * The RFC 8707 resource its tokens must have been issued for. Any other token is answered 401
+   * `invalid_token` ("not for this resource").
+   */
+  readonly resource?: string | undefined
+  /**
+   * The scopes a token must carry (a space-separated string or a list). A token without all of them is
+   * answered with `insufficientScopeStatus` and `WWW-Authenticate: Bearer error="insufficient_scope",
+   * scope="<the route's scopes>"` (RFC 6750 §3.1), so that a client can step up.
+   */
+  readonly scope?: string | ReadonlyArray<string> | undefined
+  /** The status of an insufficient-scope answer: 403 (RFC 6750's choice, the default) or 401. */
+  readonly insufficientScopeStatus?: 401 | 403 | undefined
+}
+
+/**
+ * The protected API's settings.
+ *
+ * @example
+ * ```ts
+ * import { AuthServer } from "tokenlayer/testing"
+ *
+ * const Server = AuthServer.layer({
+ *   clients: [{ id: "app", secret: "s3cret", scopes: ["read", "write"], scopePolicy: "narrow" }],
+ *   api: {
+ *     routes: [
+ *       { path: "reports", scope: "read" },
+ *       { path: "reports/edit", scope: ["read", "write"] }
+ *     ]
+ *   }
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ApiOptions {
+  readonly routes?: ReadonlyArray<ApiRoute> | undefined
 }
 
 /**
@@ -149,6 +246,8 @@ export interface Options {
   readonly tokenExchange?: TokenExchangeOptions | undefined
   /** Grant types the library does not ship, served by the token endpoint. */
   readonly grantTypes?: ReadonlyArray<CustomGrantType> | undefined
+  /** The protected API's routes that require a resource or a scope. Default: any valid token will do. */
+  readonly api?: ApiOptions | undefined
   /**
    * Mutual TLS (RFC 8705): a second listener, https on 127.0.0.1, that asks every client for a
    * certificate (`mtlsUrl`, named in the discovery document's `mtls_endpoint_aliases`). Tokens requested
@@ -246,4 +345,8 @@ export interface IssuedToken {
   readonly exchange?: TokenExchangeDetails | undefined
   /** RFC 8705 §3: the `x5t#S256` of the certificate it is bound to; only on certificate-bound tokens. */
   readonly certificateThumbprint?: string | undefined
+  /** The RFC 8707 resources it was issued for; empty when none was asked. */
+  readonly resource: ReadonlyArray<string>
+  /** Its audiences (`aud`): those of its resources. */
+  readonly audience: ReadonlyArray<string>
 }

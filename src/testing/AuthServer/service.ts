@@ -29,6 +29,8 @@ export interface Service {
   readonly tokenUrl: string
   /** `${url}/revoke` */
   readonly revocationUrl: string
+  /** `${url}/introspect`: RFC 7662 token introspection, for a registered client. */
+  readonly introspectionUrl: string
   /** `${url}/.well-known/oauth-authorization-server` */
   readonly discoveryUrl: string
   /** `${url}/device_authorization` (RFC 8628 §3.1) */

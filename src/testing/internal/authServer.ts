@@ -20,12 +20,14 @@ import * as CustomGrants from "./customGrants.js"
 import * as DeviceServer from "./deviceServer.js"
 import * as ExchangeServer from "./exchangeServer.js"
 import { formEndpoint, json, readForm, socketOf } from "./httpParts.js"
+import * as IntrospectServer from "./introspectServer.js"
 import * as JwtServer from "./jwtServer.js"
 import * as MtlsListener from "./mtlsListener.js"
 import * as MtlsServer from "./mtlsServer.js"
 import * as OAuth from "./oauthServer.js"
 import * as RefreshServer from "./refreshServer.js"
 import * as State from "./serverState.js"
+import * as Target from "./targetServer.js"
 import * as TokenServer from "./tokenServer.js"
 
 /** @internal */
@@ -41,6 +43,7 @@ export const make = (
     const url = `http://${host.includes(":") ? `[${host}]` : host}:${server.address.port}`
     const tokenUrl = `${url}/token`
     const revocationUrl = `${url}/revoke`
+    const introspectionUrl = `${url}/introspect`
     const discoveryUrl = `${url}/.well-known/oauth-authorization-server`
     const deviceAuthorizationUrl = `${url}/device_authorization`
     const verificationUrl = `${url}/device`
@@ -103,6 +106,8 @@ export const make = (
         tokenLifetime: client.tokenLifetime === undefined ? defaultLifetime : Duration.decode(client.tokenLifetime),
         scopes: client.scopes,
         publicKey: client.publicKey,
+        scopePolicy: client.scopePolicy,
+        resources: Target.resources(client.id, client.resources),
         tlsSubject: client.tlsSubject,
         tlsSan: client.tlsSan,
         ...(client.certificate === undefined
@@ -123,7 +128,8 @@ export const make = (
 
     // --- /token and /api/* ------------------------------------------------------------------------
     const token = TokenServer.make({ state, grantHandlers, lookup })
-    const api = ApiServer.make(state)
+    const api = ApiServer.make(state, options.api)
+    const introspection = IntrospectServer.make({ state, issuer: url, lookup })
 
     // --- /revoke (RFC 7009) -----------------------------------------------------------------------
     const revocation = (request: HttpServerRequest.HttpServerRequest) => {
@@ -192,6 +198,8 @@ export const make = (
         ? token(request)
         : path === "/revoke"
         ? revocation(request)
+        : path === "/introspect"
+        ? introspection(request)
         : path === "/device_authorization"
         ? deviceAuthorization(request)
         : path === "/device"
@@ -219,6 +227,7 @@ export const make = (
       issuer: url,
       tokenUrl,
       revocationUrl,
+      introspectionUrl,
       discoveryUrl,
       deviceAuthorizationUrl,
       verificationUrl,

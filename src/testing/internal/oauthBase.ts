@@ -41,7 +41,8 @@ const scopeToken = /^[\x21\x23-\x5B\x5D-\x7E]+$/
 
 /**
  * The scope granted for a requested `scope` parameter: what was asked (duplicates removed), else every
- * scope the client registered. A client with registered scopes gets `invalid_scope` for any other.
+ * scope the client registered. A client with registered scopes gets `invalid_scope` for any other (with
+ * `scopePolicy: "narrow"`, the others are dropped, and `invalid_scope` only when none is left).
  *
  * @internal
  */
@@ -57,6 +58,11 @@ export const grantedScope = (
   if (asked.length === 0) return Either.right(client.scopes ?? [])
   if (client.scopes !== undefined) {
     const unknown = asked.filter((s) => !client.scopes!.includes(s))
+    // RFC 6749 §3.3: the server may issue less than asked (and says so in the answer's `scope`)
+    const kept = asked.filter((s) => client.scopes!.includes(s))
+    if (unknown.length > 0 && client.scopePolicy === "narrow" && kept.length > 0) {
+      return Either.right([...new Set(kept)])
+    }
     if (unknown.length > 0) {
       return Either.left(
         new OAuthError({

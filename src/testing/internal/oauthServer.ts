@@ -20,6 +20,7 @@ import type * as AuthServer from "../AuthServer.js"
 import type { PeerCertificate } from "./httpParts.js"
 import * as JwtServer from "./jwtServer.js"
 import { grantedScope, type OAuthError, param } from "./oauthBase.js"
+import type * as Target from "./targetServer.js"
 
 export {
   assertionIssuer,
@@ -62,6 +63,10 @@ export interface Client {
   readonly tlsSan?: string | undefined
   /** `self_signed_tls_client_auth`: the thumbprint of its certificate. */
   readonly certificateThumbprint?: string | undefined
+  /** What it gets when it asks for a scope it may not have: refused (default) or left out. */
+  readonly scopePolicy?: "refuse" | "narrow" | undefined
+  /** The RFC 8707 resources it may ask for, by URI; `undefined` when any. */
+  readonly resources?: ReadonlyMap<string, Target.Resource> | undefined
 }
 
 /**
@@ -80,6 +85,9 @@ export interface TokenRecord {
   readonly exchange?: AuthServer.TokenExchangeDetails | undefined
   /** RFC 8705 §3: the `x5t#S256` of the certificate it is bound to. */
   readonly certificateThumbprint?: string | undefined
+  /** The RFC 8707 resources it was asked for, and its audiences (`aud`); empty when none. */
+  readonly resource?: ReadonlyArray<string> | undefined
+  readonly audience?: ReadonlyArray<string> | undefined
   revoked: boolean
 }
 
@@ -89,7 +97,8 @@ export interface TokenRecord {
 
 /**
  * What a grant handler gets: the request, the client authentication it may ask for, and a way to issue a
- * token (the server records it, applies the lifetime and the injected `expires_in` override).
+ * token (the server checks the request's RFC 8707 `resource`s, narrows the scope to them, records the
+ * token, applies the lifetime and the injected `expires_in` override).
  *
  * @internal
  */
@@ -105,7 +114,7 @@ export interface GrantContext {
     /** Its lifetime, when not the client's. */
     readonly lifetime?: Duration.Duration | undefined
     readonly exchange?: AuthServer.TokenExchangeDetails | undefined
-  }) => Effect.Effect<TokenRecord>
+  }) => Effect.Effect<TokenRecord, OAuthError>
 }
 
 /**

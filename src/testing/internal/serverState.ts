@@ -107,6 +107,8 @@ export const issuedToken = (record: TokenRecord): AuthServer.IssuedToken => ({
   issuedAt: record.issuedAt,
   expiresAt: record.expiresAt,
   revoked: record.revoked,
+  resource: record.resource ?? [],
+  audience: record.audience ?? [],
   ...(record.exchange === undefined ? {} : { exchange: record.exchange }),
   ...(record.certificateThumbprint === undefined ? {} : { certificateThumbprint: record.certificateThumbprint })
 })

@@ -16,6 +16,7 @@ import { checkForm, errorResponse, json, jsonHeaders, readForm, socketOf } from 
 import * as MtlsServer from "./mtlsServer.js"
 import * as OAuth from "./oauthServer.js"
 import * as State from "./serverState.js"
+import * as Target from "./targetServer.js"
 
 const htmlPage = "<!DOCTYPE html>\n<html><head><title>Sign in</title></head>" +
   "<body><h1>Please sign in</h1><form method=\"post\"><input name=\"user\"></form></body></html>\n"
@@ -96,17 +97,24 @@ export const make = (options: Options) => {
     request: OAuth.EndpointRequest
   ): OAuth.GrantContext["issue"] =>
   (grant) =>
-    Effect.map(DateTime.now, (now) => {
+    Effect.gen(function*() {
+      // token exchange checks its own audiences and resources (RFC 8693 §2.1)
+      const target = grant.exchange === undefined
+        ? yield* Target.target(grant.client, request.form, grant.scope)
+        : { resource: [], audience: [], scope: grant.scope }
+      const now = yield* DateTime.now
       const seconds = lifetimeOverride ??
         Math.floor(Duration.toSeconds(grant.lifetime ?? grant.client.tokenLifetime))
       const record: OAuth.TokenRecord = {
         value: OAuth.randomToken(),
         clientId: grant.client.id,
         grantType: grant.grantType,
-        scope: grant.scope,
+        scope: target.scope,
         issuedAt: now,
         expiresAt: DateTime.addDuration(now, Duration.seconds(seconds)),
         revoked: false,
+        resource: target.resource,
+        audience: target.audience,
         ...(grant.exchange === undefined ? {} : { exchange: grant.exchange }),
         ...certificateBinding(request)
       }
