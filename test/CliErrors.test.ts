@@ -62,7 +62,7 @@ describe("exit codes and one-line messages", () => {
       assertFailure(
         yield* Cli.run(["token", "--grant", "password"], { env: box.env() }),
         2,
-        /--grant password is not one of client_credentials, device_code, jwt_bearer; see tokenlayer token --help/
+        /--grant password is not one of client_credentials, device_code, jwt_bearer, token_exchange; see tokenlayer token --help/
       )
       assertFailure(
         yield* Cli.run(["profile", "add", "../etc"], { env: box.env() }),
