@@ -8,7 +8,7 @@ import * as Undici from "@effect/platform-node/Undici"
 import * as HttpClient from "@effect/platform/HttpClient"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Either, Layer, Redacted, TestClock } from "effect"
-import { ClientAuth, Grant, MutualTls, Token, TokenError, TokenHttpClient, TokenService } from "tokenlayer"
+import { ClientAuth, Discovery, Grant, MutualTls, Token, TokenError, TokenHttpClient, TokenService } from "tokenlayer"
 import { AuthServer } from "tokenlayer/testing"
 import { serviceFor } from "./support/authServer.js"
 import { makeCertificates, type Pair } from "./support/certificates.js"
@@ -123,6 +123,9 @@ describe("MutualTls", () => {
       const [bound, plain] = yield* server.tokens
       assert.strictEqual(bound!.certificateThumbprint, tls.thumbprint)
       assert.strictEqual(plain!.certificateThumbprint, undefined)
+      const metadata = yield* Discovery.discover(server.issuer)
+      assert.strictEqual(metadata.tokenEndpoint, server.tokenUrl)
+      assert.strictEqual(metadata.mtlsEndpointAliases?.tokenEndpoint, server.mtls!.tokenUrl)
     }).pipe(Effect.provide(Layer.merge(Server, NodeHttpClient.layerUndici))))
 
   it.scoped("a certificate the server does not accept: invalid_client, with what was wrong", () =>
