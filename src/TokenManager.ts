@@ -16,6 +16,8 @@ import * as Exit from "effect/Exit"
 import type * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Redacted from "effect/Redacted"
+import * as DPoP from "./internal/dpop.js"
+import * as DPoPFetch from "./internal/dpopFetch.js"
 import * as InternalService from "./internal/tokenService.js"
 import * as Token from "./Token.js"
 import * as TokenCache from "./TokenCache.js"
@@ -128,12 +130,15 @@ export const make = <E>(layer: Layer.Layer<TokenService.TokenService, E>): Token
   // Run in the manager's runtime, not the default one: on a miss this starts the renewal, whose fiber
   // must have the layer's logger, tracer and other fiber refs.
   let service: TokenService.Service | undefined
+  // DPoP (RFC 9449): the layer's DPoP service, if it provides one, signs the proofs of `fetch`
+  let dpop: DPoP.Service | undefined
   const get: Effect.Effect<Token.Token, TokenError.HttpError | E, TokenService.TokenService> = Effect.tap(
-    TokenService.TokenService,
-    (built) => {
+    Effect.zip(TokenService.TokenService, Effect.serviceOption(DPoP.DPoP)),
+    ([built, proofs]) => {
       service = built
+      dpop = proofs._tag === "Some" ? proofs.value : undefined
     }
-  ).pipe(Effect.flatMap((built) => built.get))
+  ).pipe(Effect.flatMap(([built]) => built.get))
   const token = (): Promise<Token.Token> => {
     if (service !== undefined) {
       // a token that is not due: read synchronously, without entering the runtime
@@ -162,15 +167,19 @@ export const make = <E>(layer: Layer.Layer<TokenService.TokenService, E>): Token
   const fetchWithToken = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const request = new Request(input, init)
     const retryable = init === undefined || !isStreamBody(init.body)
+    const send = (outgoing: Request, with_: Token.Token): Promise<Response> =>
+      with_.tokenType === "DPoP"
+        ? DPoPFetch.send(outgoing, with_, dpop, (effect) => runtime.runSync(effect), retryable)
+        : globalThis.fetch(withAuthorization(outgoing, with_))
     const sent = await token()
-    const response = await globalThis.fetch(withAuthorization(retryable ? request.clone() : request, sent))
+    const response = await send(retryable ? request.clone() : request, sent)
     if (response.status !== 401) return response
     // a stream body cannot be sent twice: no retry, but the rejected token is not sent again either
     if (!retryable) return run(TokenService.invalidate(sent)).then(() => response)
     await response.body?.cancel().catch(() => undefined)
     await run(TokenService.invalidate(sent))
     const fresh = await token()
-    return globalThis.fetch(withAuthorization(request, fresh))
+    return send(request, fresh)
   }
 
   return {

@@ -11,7 +11,7 @@ import { DateTime, Effect, Layer, Option, Redacted, TestClock } from "effect"
 import * as Jose from "jose"
 import * as crypto from "node:crypto"
 import { inspect } from "node:util"
-import { DPoP, Grant, Token, TokenError, TokenHttpClient, TokenService } from "tokenlayer"
+import { DPoP, Grant, Token, TokenError, TokenHttpClient, TokenManager, TokenService } from "tokenlayer"
 import * as DpopServer from "./support/dpopServer.js"
 import { captureLogs } from "./support/logs.js"
 
@@ -168,6 +168,34 @@ describe("DPoP", () => {
       const other = yield* refreshWith(yield* DPoP.make())
       assert.isTrue(other._tag === "Left" && other.left.error === "invalid_grant")
     }))
+
+  it.live("TokenManager.fetch sends DPoP tokens with proofs and retries an API nonce challenge once", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const server = yield* startServer({ apiNonce: "on" })
+      const manager = TokenManager.make(
+        TokenService.layer().pipe(
+          Layer.provide(Grant.clientCredentials({
+            tokenUrl: server.tokenUrl,
+            clientId: "c",
+            clientSecret: Redacted.make("s")
+          })),
+          Layer.provideMerge(DPoP.layer()),
+          Layer.provide(NodeHttpClient.layerUndici)
+        )
+      )
+      yield* Effect.addFinalizer(() => Effect.promise(() => manager.dispose()))
+      yield* Effect.promise(() => manager.getToken())
+      server.rotateNonce()
+      const response = yield* Effect.promise(() => manager.fetch(server.apiUrl))
+      assert.strictEqual(response.status, 200)
+      assert.deepStrictEqual([server.counts.api, server.counts.apiNonceAsked], [2, 1])
+      assert.isTrue(server.proofs.filter((p) => p.where === "api").at(-1)!.ok)
+      // no header without a proof
+      const rejected = yield* Effect.promise(() =>
+        manager.authorizationHeader().then(() => "", (e: Error) => e.message)
+      )
+      assert.include(rejected, "proof")
+    })))
 
   it.effect("a DPoP token is never turned into a header without a proof", () =>
     Effect.sync(() => {
