@@ -22,6 +22,7 @@ import * as Http from "node:http"
 import * as Os from "node:os"
 import { Grant, RefreshPolicy, RetryPolicy, TokenService, TokenStore } from "tokenlayer"
 import type { Token } from "tokenlayer"
+import { runCacheBench } from "./cache.js"
 import { runCliBench } from "./cli.js"
 import { runFleetBench } from "./fleet.js"
 import { benchHttp, MANAGER_N, THROUGHPUT_CONCURRENCY, THROUGHPUT_REQUESTS } from "./http.js"
@@ -673,6 +674,10 @@ const main = async () => {
         const fleet = await runFleetBench({ log })
         for (const r of fleet.rows) row(r.measure, r.figure, r.target, r.status)
         fleetMarkdown = fleet.markdown
+      })
+      await section(async () => {
+        const cache = await runCacheBench({ log, server, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET })
+        for (const r of cache.rows) row(r.measure, r.figure, r.target, r.status)
       })
       await section(async () => {
         const cli = await runCliBench({ log })
