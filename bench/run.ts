@@ -22,6 +22,7 @@ import * as Http from "node:http"
 import * as Os from "node:os"
 import { Grant, RefreshPolicy, RetryPolicy, TokenService, TokenStore } from "tokenlayer"
 import type { Token } from "tokenlayer"
+import { runCacheBench } from "./cache.js"
 import { runCliBench } from "./cli.js"
 import { runDPoPBench } from "./dpop.js"
 import { runFleetBench } from "./fleet.js"
@@ -681,6 +682,8 @@ const main = async () => {
       await section(async () => {
         const dpop = await runDPoPBench({ log })
         for (const r of dpop.rows) row(r.measure, r.figure, r.target, r.status)
+        const cache = await runCacheBench({ log, server, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET })
+        for (const r of cache.rows) row(r.measure, r.figure, r.target, r.status)
       })
       await section(async () => {
         const cli = await runCliBench({ log })

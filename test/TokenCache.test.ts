@@ -7,6 +7,7 @@ import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
 import { assert, describe, it } from "@effect/vitest"
 import { DateTime, Effect, Exit, Layer, Option, Redacted, TestClock } from "effect"
+import * as Inspect from "node:util"
 import { Grant, RefreshPolicy, RetryPolicy, Token, TokenCache, TokenError, TokenManager, TokenStore } from "tokenlayer"
 import { AuthServer, TestGrant } from "tokenlayer/testing"
 import { apiStatus } from "./support/authServer.js"
@@ -266,5 +267,33 @@ describe("TokenCache", () => {
       assert.notStrictEqual(yield* Effect.promise(() => manager.getToken({ scope: "s1" })), a)
       assert.strictEqual((yield* AuthServer.tokens).length, 3)
       yield* Effect.promise(() => manager.dispose())
+    }).pipe(Effect.provide(Live)))
+
+  it.scoped("no secret in keys, errors or inspect output: a user's refresh token stays redacted", () =>
+    Effect.gen(function*() {
+      const secret = "rt-very-secret-value"
+      const cache = yield* cacheFor(yield* cliGrant(Redacted.make("grant-secret-rt")), yield* TokenStore.makeMemory)
+      const token = Token.make({
+        accessToken: Redacted.make("at-very-secret-value"),
+        tokenType: "Bearer",
+        refreshToken: Redacted.make(secret),
+        issuedAt: DateTime.unsafeMake(0),
+        expiresIn: undefined
+      })
+      yield* cache.set({ subject: "alice" }, token)
+      const error = yield* Effect.flip(cache.get({ subject: "bob" }))
+      const texts = [
+        cache.keyOf({ subject: "alice" }),
+        error.message,
+        String(error),
+        JSON.stringify(error),
+        Inspect.inspect(cache, { depth: 5 }),
+        Inspect.inspect(yield* cache.current({ subject: "alice" }), { depth: 5 })
+      ]
+      for (const text of texts) {
+        assert.notInclude(text, secret)
+        assert.notInclude(text, "at-very-secret-value")
+        assert.notInclude(text, "grant-secret-rt")
+      }
     }).pipe(Effect.provide(Live)))
 })
