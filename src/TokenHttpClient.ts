@@ -55,6 +55,7 @@ export const isReplayable = (request: HttpClientRequest.HttpClientRequest): bool
   }
 }
 
+import * as CacheHttp from "./internal/cacheHttpClient.js"
 import { discard, scrubError, scrubResponse } from "./internal/httpScrub.js"
 
 /**
@@ -216,3 +217,68 @@ export const layer: Layer.Layer<HttpClient.HttpClient, never, HttpClient.HttpCli
  */
 export const tokenError = (error: HttpClientError.HttpClientError): TokenError.HttpError | undefined =>
   error._tag === "RequestError" && error.cause instanceof TokenError.HttpError ? error.cause : undefined
+
+/**
+ * What {@link authorizeCache} needs of a token cache: the `get` and `invalidate` of `TokenCache.Service`,
+ * by a request (`scope`, `resource`, `audience`, `subject`, `params`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Cache = CacheHttp.Cache
+
+/**
+ * How {@link authorizeCache} picks the token of a request: `resource: "origin"` asks for a token whose
+ * RFC 8707 `resource` is the request's origin (`https://api.example.com`); `request` chooses the whole
+ * request to the cache (a scope per path, say), and wins over `resource`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CacheOptions {
+  readonly resource?: "origin" | undefined
+  readonly request?: ((request: HttpClientRequest.HttpClientRequest) => CacheHttp.CacheRequest) | undefined
+}
+
+/**
+ * Wraps an `HttpClient` so that each request carries the token of its own key in a token cache (any
+ * service with the `get` / `invalidate` of `TokenCache`): by the request's origin or by `options.request`.
+ * A 401 or 403 with `WWW-Authenticate: Bearer error="insufficient_scope", scope="..."` is sent once
+ * more with a token for the union of the request's scope and the challenge's (step-up, RFC 6750 §3.1);
+ * a plain 401 invalidates exactly the rejected token and is sent once more. Never more than two sends.
+ * The challenge is read by a bounded parser, its scope checked (RFC 6749 §3.3) before it is asked for.
+ *
+ * @example
+ * ```ts
+ * import { HttpClient } from "@effect/platform"
+ * import { Effect } from "effect"
+ * import { TokenHttpClient } from "tokenlayer"
+ *
+ * const reports = (cache: TokenHttpClient.Cache) =>
+ *   Effect.gen(function*() {
+ *     const api = TokenHttpClient.authorizeCache(yield* HttpClient.HttpClient, cache, {
+ *       request: (request) => ({ resource: new URL(request.url).origin, scope: "reports:read" })
+ *     })
+ *     return yield* (yield* api.get("https://reports.example.com/2026")).json
+ *   })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const authorizeCache = <E, R>(
+  client: HttpClient.HttpClient.With<E, R>,
+  cache: CacheHttp.Cache,
+  options: CacheOptions = {}
+): HttpClient.HttpClient.With<E | TokenError.HttpError, R> => {
+  const pick = options.request ??
+    ((request: HttpClientRequest.HttpClientRequest): CacheHttp.CacheRequest => {
+      const resource = options.resource === "origin" ? CacheHttp.origin(request) : undefined
+      return resource === undefined ? {} : { resource }
+    })
+  return HttpClient.makeWith<never, never, E | TokenError.HttpError, R>(
+    (request) =>
+      Effect.flatMap(request, (request) => CacheHttp.send(client, cache, pick, isReplayable, request, (e) => e)),
+    Effect.succeed
+  )
+}
