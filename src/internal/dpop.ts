@@ -15,6 +15,7 @@ import * as Redacted from "effect/Redacted"
 import type * as Jose from "jose"
 import * as crypto from "node:crypto"
 import { KeyError } from "../TokenError.js"
+import * as Jwt from "./jwt.js"
 
 /** @internal */
 export type Algorithm =
@@ -158,57 +159,30 @@ const inferAlgorithm = (key: crypto.KeyObject): Algorithm | undefined => {
   }
 }
 
-const isCryptoKey = (key: unknown): key is Jose.CryptoKey =>
-  typeof key === "object" && key !== null && Object.prototype.toString.call(key) === "[object CryptoKey]"
-
-/** Reads a private key, or says why it cannot (never quoting it). */
+/**
+ * Reads a private key, or says why it cannot (never quoting it): the JWT module's reader, with JWK text
+ * taken as a JWK, and a `CryptoKey` made a `KeyObject`.
+ */
 const readKey = (key: PrivateKey): crypto.KeyObject | string => {
   if (Redacted.isRedacted(key)) {
     const value: unknown = Redacted.value(key as Redacted.Redacted<unknown>)
-    if (typeof value === "string") {
-      const text = value.trim()
-      if (text.startsWith("{")) {
-        try {
-          return readKey(Redacted.make(JSON.parse(text) as crypto.JsonWebKey))
-        } catch {
-          return "not a PEM private key nor a JWK (the JSON could not be read)"
-        }
-      }
-      if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text)) {
-        return /-----BEGIN [A-Z ]*PUBLIC KEY-----|-----BEGIN CERTIFICATE-----/.test(text)
-          ? "a public key or certificate was given where a private key is needed"
-          : "not a PEM private key (expected -----BEGIN PRIVATE KEY-----) nor a JWK"
-      }
-      if (/ENCRYPTED/.test(text)) return "encrypted PEM keys are not supported: decrypt it first"
+    if (typeof value === "string" && value.trim().startsWith("{")) {
+      let jwk: crypto.JsonWebKey
       try {
-        return crypto.createPrivateKey({ key: text, format: "pem" })
+        jwk = JSON.parse(value.trim()) as crypto.JsonWebKey
       } catch {
-        return "the PEM private key could not be read (expected PKCS#8, PKCS#1 or SEC1)"
+        return "not a PEM private key nor a JWK (the JSON could not be read)"
       }
-    }
-    if (typeof value === "object" && value !== null) {
-      if (!("d" in value)) return "the JWK is a public key: a private JWK (with \"d\") is needed"
-      if ((value as crypto.JsonWebKey).kty === "oct") return "the JWK is a symmetric key: DPoP needs an asymmetric key"
-      try {
-        return crypto.createPrivateKey({ key: value as crypto.JsonWebKey, format: "jwk" })
-      } catch {
-        return "the JWK private key could not be read"
-      }
-    }
-    return "not a PEM string or a JWK"
-  }
-  if (key instanceof crypto.KeyObject) {
-    return key.type === "private" ? key : `a ${key.type} KeyObject was given where a private key is needed`
-  }
-  if (isCryptoKey(key)) {
-    if (key.type !== "private") return `a ${key.type} CryptoKey was given where a private key is needed`
-    try {
-      return crypto.KeyObject.from(key as Parameters<typeof crypto.KeyObject.from>[0])
-    } catch {
-      return "the CryptoKey could not be used"
+      return readKey(Redacted.make(jwk))
     }
   }
-  return "not a private key (a Redacted PEM or JWK, a CryptoKey or a KeyObject)"
+  const read = Jwt.readPrivateKey(key as Jwt.PrivateKey, "DPoP needs an asymmetric key")
+  if (typeof read === "string" || read instanceof crypto.KeyObject) return read
+  try {
+    return crypto.KeyObject.from(read as Parameters<typeof crypto.KeyObject.from>[0])
+  } catch {
+    return "the CryptoKey could not be used"
+  }
 }
 
 /** A new key pair for `alg`. */

@@ -173,8 +173,16 @@ const inferAlgorithm = (key: crypto.KeyObject | Jose.CryptoKey): AsymmetricAlgor
 const isCryptoKey = (key: unknown): key is Jose.CryptoKey =>
   typeof key === "object" && key !== null && Object.prototype.toString.call(key) === "[object CryptoKey]"
 
-/** Reads a private key into a `KeyObject` or `CryptoKey`, or says why it cannot. Never shows the key. */
-const readPrivateKey = (key: PrivateKey): crypto.KeyObject | Jose.CryptoKey | string => {
+/**
+ * Reads a private key into a `KeyObject` or `CryptoKey`, or says why it cannot. Never shows the key.
+ * `symmetric` is what to say of a symmetric JWK (the signing grants take a secret instead; DPoP cannot).
+ *
+ * @internal
+ */
+export const readPrivateKey = (
+  key: PrivateKey,
+  symmetric = "use a secret (HS256) instead"
+): crypto.KeyObject | Jose.CryptoKey | string => {
   if (Redacted.isRedacted(key)) {
     const value: unknown = Redacted.value(key as Redacted.Redacted<unknown>)
     if (typeof value === "string") {
@@ -194,7 +202,7 @@ const readPrivateKey = (key: PrivateKey): crypto.KeyObject | Jose.CryptoKey | st
     }
     if (typeof value === "object" && value !== null) {
       if (!("d" in value)) return "the JWK is a public key: a private JWK (with \"d\") is needed"
-      if ((value as Jose.JWK).kty === "oct") return "the JWK is a symmetric key: use a secret (HS256) instead"
+      if ((value as Jose.JWK).kty === "oct") return `the JWK is a symmetric key: ${symmetric}`
       try {
         return crypto.createPrivateKey({ key: value as crypto.JsonWebKey, format: "jwk" })
       } catch {
