@@ -14,7 +14,7 @@ import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Jwt from "./internal/jwt.js"
 import * as Source from "./internal/tokenSource.js"
-import type * as MutualTls from "./MutualTls.js"
+import * as MutualTls from "./MutualTls.js"
 import type * as TokenError from "./TokenError.js"
 
 /**
@@ -343,72 +343,24 @@ export const privateKeyJwt = (options: PrivateKeyJwtOptions): Effect.Effect<Clie
     (signer) => jwtClientAuth("private_key_jwt", signer, options)
   )
 
-// -----------------------------------------------------------------------------
-// mutual TLS (RFC 8705 §2)
-// -----------------------------------------------------------------------------
-
-const mutualTls = (
-  method: "tls_client_auth" | "self_signed_tls_client_auth",
-  tls: MutualTls.Service
-): ClientAuth => ({
-  method,
-  httpClient: tls.httpClient,
-  authenticate: ({ clientId }) => Effect.succeed({ headers: [], params: [["client_id", clientId]] })
-})
-
 /**
- * `tls_client_auth` (RFC 8705 §2.1): the client proves who it is with a certificate from a CA the
- * server trusts, presented on the TLS connection to the token endpoint; the form carries `client_id`.
- * Requests of this method go over the certificate's own `HttpClient` (see `MutualTls`), and a grant
- * given an issuer uses the metadata's `mtls_endpoint_aliases` (RFC 8705 §5). The server registers the
- * certificate's subject DN or a subject alternative name for the client.
- *
- * @example
- * ```ts
- * import { Effect, Layer, Redacted } from "effect"
- * import { ClientAuth, Grant, MutualTls } from "tokenlayer"
- *
- * const GrantLive = Layer.unwrapEffect(Effect.map(MutualTls.MutualTls, (tls) =>
- *   Grant.clientCredentials({
- *     issuer: "https://auth.example.com",
- *     clientId: "my-client",
- *     clientAuth: ClientAuth.tlsClientAuth(tls)
- *   }))).pipe(Layer.provide(MutualTls.layer({
- *     certificate: Redacted.make(process.env.CLIENT_CERT ?? ""),
- *     privateKey: Redacted.make(process.env.CLIENT_KEY ?? "")
- *   })))
- * ```
+ * `tls_client_auth` (RFC 8705 §2.1): a certificate from a CA the server trusts, on the TLS connection to
+ * the token endpoint (`MutualTls.tlsClientAuth`, where it is documented with an example).
  *
  * @since 0.1.0
  * @category constructors
  */
-export const tlsClientAuth = (tls: MutualTls.Service): ClientAuth => mutualTls("tls_client_auth", tls)
+export const tlsClientAuth: (tls: MutualTls.Service) => ClientAuth = MutualTls.tlsClientAuth
 
 /**
- * `self_signed_tls_client_auth` (RFC 8705 §2.2): as `tlsClientAuth`, with a self-signed certificate that
- * the server registered for the client (by its thumbprint or in the client's JWK set).
- *
- * @example
- * ```ts
- * import { Effect, Layer, Redacted } from "effect"
- * import { ClientAuth, Grant, MutualTls } from "tokenlayer"
- *
- * const GrantLive = Layer.unwrapEffect(Effect.map(MutualTls.MutualTls, (tls) =>
- *   Grant.clientCredentials({
- *     tokenUrl: "https://mtls.auth.example.com/oauth2/token",
- *     clientId: "my-client",
- *     clientAuth: ClientAuth.selfSignedTlsClientAuth(tls)
- *   }))).pipe(Layer.provide(MutualTls.layer({
- *     certificate: Redacted.make(process.env.CLIENT_CERT ?? ""),
- *     privateKey: Redacted.make(process.env.CLIENT_KEY ?? "")
- *   })))
- * ```
+ * `self_signed_tls_client_auth` (RFC 8705 §2.2): a self-signed certificate the server registered for the
+ * client (`MutualTls.selfSignedTlsClientAuth`, where it is documented with an example).
  *
  * @since 0.1.0
  * @category constructors
  */
-export const selfSignedTlsClientAuth = (tls: MutualTls.Service): ClientAuth =>
-  mutualTls("self_signed_tls_client_auth", tls)
+export const selfSignedTlsClientAuth: (tls: MutualTls.Service) => ClientAuth = MutualTls.selfSignedTlsClientAuth
+
 /**
  * A JWT client assertion made by someone else (RFC 7523 §2.2): `client_assertion` from a
  * `TokenSource`, read before each request (Azure workload identity's `AZURE_FEDERATED_TOKEN_FILE`, a CI

@@ -18,6 +18,7 @@ import * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import type * as ClientAuth from "./ClientAuth.js"
 import * as internal from "./internal/mtls.js"
 
 /**
@@ -155,3 +156,70 @@ export const layer = (options: Options): Layer.Layer<MutualTls, CertificateError
  */
 export const layerHttpClient = (tls: Service): Layer.Layer<HttpClient.HttpClient> =>
   Layer.succeed(HttpClient.HttpClient, tls.httpClient)
+
+// -----------------------------------------------------------------------------
+// mutual TLS (RFC 8705 §2)
+// -----------------------------------------------------------------------------
+
+const mutualTls = (
+  method: "tls_client_auth" | "self_signed_tls_client_auth",
+  tls: Service
+): ClientAuth.ClientAuth => ({
+  method,
+  httpClient: tls.httpClient,
+  authenticate: ({ clientId }) => Effect.succeed({ headers: [], params: [["client_id", clientId]] })
+})
+
+/**
+ * `tls_client_auth` (RFC 8705 §2.1): the client proves who it is with a certificate from a CA the
+ * server trusts, presented on the TLS connection to the token endpoint; the form carries `client_id`.
+ * Requests of this method go over the certificate's own `HttpClient` (see `MutualTls`), and a grant
+ * given an issuer uses the metadata's `mtls_endpoint_aliases` (RFC 8705 §5). The server registers the
+ * certificate's subject DN or a subject alternative name for the client.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Layer, Redacted } from "effect"
+ * import { ClientAuth, Grant, MutualTls } from "tokenlayer"
+ *
+ * const GrantLive = Layer.unwrapEffect(Effect.map(MutualTls.MutualTls, (tls) =>
+ *   Grant.clientCredentials({
+ *     issuer: "https://auth.example.com",
+ *     clientId: "my-client",
+ *     clientAuth: ClientAuth.tlsClientAuth(tls)
+ *   }))).pipe(Layer.provide(MutualTls.layer({
+ *     certificate: Redacted.make(process.env.CLIENT_CERT ?? ""),
+ *     privateKey: Redacted.make(process.env.CLIENT_KEY ?? "")
+ *   })))
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const tlsClientAuth = (tls: Service): ClientAuth.ClientAuth => mutualTls("tls_client_auth", tls)
+
+/**
+ * `self_signed_tls_client_auth` (RFC 8705 §2.2): as `tlsClientAuth`, with a self-signed certificate that
+ * the server registered for the client (by its thumbprint or in the client's JWK set).
+ *
+ * @example
+ * ```ts
+ * import { Effect, Layer, Redacted } from "effect"
+ * import { ClientAuth, Grant, MutualTls } from "tokenlayer"
+ *
+ * const GrantLive = Layer.unwrapEffect(Effect.map(MutualTls.MutualTls, (tls) =>
+ *   Grant.clientCredentials({
+ *     tokenUrl: "https://mtls.auth.example.com/oauth2/token",
+ *     clientId: "my-client",
+ *     clientAuth: ClientAuth.selfSignedTlsClientAuth(tls)
+ *   }))).pipe(Layer.provide(MutualTls.layer({
+ *     certificate: Redacted.make(process.env.CLIENT_CERT ?? ""),
+ *     privateKey: Redacted.make(process.env.CLIENT_KEY ?? "")
+ *   })))
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const selfSignedTlsClientAuth = (tls: Service): ClientAuth.ClientAuth =>
+  mutualTls("self_signed_tls_client_auth", tls)
